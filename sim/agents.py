@@ -1,0 +1,214 @@
+"""Mesa agents of the district: teachers, principals and the central office.
+
+Teachers and principals are real ``mesa.Agent`` objects (usable in AgentSet
+queries, the visualization and by hand), but their state lives in numpy arrays
+held by the model (:class:`TeacherState`, :class:`SchoolState`) so that each
+step updates all of them at once. Each agent exposes its slice of those arrays
+as read-write properties.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from enum import IntEnum
+from typing import TYPE_CHECKING
+
+import mesa
+import numpy as np
+
+if TYPE_CHECKING:
+    from sim.model import DistrictModel
+
+
+class Stage(IntEnum):
+    """Practice stage, after the CBAM Levels of Use (Hall & Hord)."""
+
+    NON_USE = 0  # LoU 0
+    EXPLORING = 1  # LoU I-II orientation and preparation
+    PROTOTYPING = 2  # LoU III mechanical use
+    ROUTINE = 3  # LoU IVA
+    REFINING = 4  # LoU IVB
+    ABANDONED = 5
+
+
+USING = (Stage.PROTOTYPING, Stage.ROUTINE, Stage.REFINING)
+
+
+@dataclass
+class TeacherState:
+    """Per-teacher arrays (length = schools x teachers_per_school, school-major order)."""
+
+    school: np.ndarray  # int, school index
+    capacity: np.ndarray  # 0-1
+    autonomy: np.ndarray  # 0-1
+    support_base: np.ndarray  # 0-1, support before coaching and principal
+    support: np.ndarray  # 0-1, effective support this month
+    enthusiasm: np.ndarray  # 0-1
+    energy: np.ndarray  # 0-1 (exhaustion = 1 - energy)
+    margin_share: np.ndarray  # share of students on the margins in the class
+    stage: np.ndarray  # int8, Stage
+    stage_steps: np.ndarray  # months in the current stage
+    surface: np.ndarray  # 0-1, surface quality ("iconography")
+    depth: np.ndarray  # 0-1, depth quality (rigor)
+    signal: np.ndarray  # last judged outcome of the teacher's own practice
+    hired: np.ndarray  # step at which the current teacher was hired
+
+    @property
+    def using(self) -> np.ndarray:
+        """Boolean mask of teachers using the practice (prototyping, routine or refining)."""
+        return (self.stage >= Stage.PROTOTYPING) & (self.stage <= Stage.REFINING)
+
+
+@dataclass
+class SchoolState:
+    """Per-school arrays: the principal's traits and the school's innovation status."""
+
+    leadership: np.ndarray  # principal's instructional leadership, 0-1
+    change_mgmt: np.ndarray  # principal's change-management capacity, 0-1
+    stance: np.ndarray  # 0 decentralized ... 1 school-wide
+    principal_hired: np.ndarray  # step the current principal arrived
+    selected: np.ndarray  # bool, chosen for the initiative
+    cohort: np.ndarray  # cohort index (-1: not selected)
+    implement_step: np.ndarray  # step implementation starts (large: never)
+    zone: np.ndarray  # bool, in the autonomy zone
+    award_until: np.ndarray  # design-competition support lasts until this step
+    model: np.ndarray  # id of the school's codified model (-1: none)
+    model_depth: np.ndarray  # quality of the school's model as adapted here
+    model_surface: np.ndarray
+    schoolwide_since: np.ndarray  # first step the school was school-wide (-1: never)
+    # Conditions the central office and principal set this month:
+    flexibility: np.ndarray
+    pressure: np.ndarray
+    extra_support: np.ndarray  # coaching + principal + award support per teacher
+
+    def active(self, step: int) -> np.ndarray:
+        """Schools implementing the initiative at ``step``."""
+        return self.selected & (step >= self.implement_step)
+
+
+@dataclass
+class ModelRegistry:
+    """Codified school models (grows as principals codify)."""
+
+    origin: list[int]
+    depth: list[float]
+    surface: list[float]
+    step: list[int]
+    in_repository: list[bool]  # held by the district's knowledge system
+
+
+def _array_property(state: str, name: str, cast=float, doc: str = "") -> property:
+    def fget(self):
+        return cast(getattr(getattr(self.model, state), name)[self.index])
+
+    def fset(self, value):
+        getattr(getattr(self.model, state), name)[self.index] = value
+
+    return property(fget, fset, doc=doc)
+
+
+class Teacher(mesa.Agent):
+    """One teacher (classroom). State is a view into ``model.teachers_state``.
+
+    Attributes
+    ----------
+    index : int
+        Position of this teacher in the model's arrays.
+    """
+
+    def __init__(self, model: DistrictModel, index: int) -> None:
+        super().__init__(model)
+        self.index = index
+
+    school = _array_property("teachers_state", "school", int, "School index.")
+    capacity = _array_property("teachers_state", "capacity", doc="Skill with data, open classrooms, rigorous design (0-1).")
+    autonomy = _array_property("teachers_state", "autonomy", doc="Latitude to change practice (0-1).")
+    support = _array_property("teachers_state", "support", doc="Support received this month (0-1).")
+    enthusiasm = _array_property("teachers_state", "enthusiasm", doc="Enthusiasm for PL (0-1).")
+    energy = _array_property("teachers_state", "energy", doc="Energy (1 - exhaustion), 0-1.")
+    surface = _array_property("teachers_state", "surface", doc="Surface quality of practice (0-1).")
+    depth = _array_property("teachers_state", "depth", doc="Depth quality of practice (0-1).")
+    margin_share = _array_property("teachers_state", "margin_share", doc="Share of students on the margins.")
+
+    @property
+    def stage(self) -> Stage:
+        """Practice stage (CBAM-inspired)."""
+        return Stage(int(self.model.teachers_state.stage[self.index]))
+
+    @stage.setter
+    def stage(self, value: Stage | int) -> None:
+        self.model.teachers_state.stage[self.index] = int(value)
+        self.model.teachers_state.stage_steps[self.index] = 0
+
+    @property
+    def using(self) -> bool:
+        """Whether the teacher uses the practice (prototyping, routine or refining)."""
+        return self.stage in USING
+
+    @property
+    def principal(self) -> Principal:
+        return self.model.principals[self.school]
+
+    def __repr__(self) -> str:
+        return (f"Teacher(id={self.unique_id}, school={self.school}, stage={self.stage.name}, "
+                f"surface={self.surface:.2f}, depth={self.depth:.2f}, energy={self.energy:.2f})")
+
+
+class Principal(mesa.Agent):
+    """A school's principal; also the handle on the school's state."""
+
+    def __init__(self, model: DistrictModel, index: int) -> None:
+        super().__init__(model)
+        self.index = index
+
+    leadership = _array_property("schools_state", "leadership", doc="Instructional leadership (0-1).")
+    change_mgmt = _array_property("schools_state", "change_mgmt", doc="Change-management capacity (0-1).")
+    stance = _array_property("schools_state", "stance", doc="0 = let teachers define PL, 1 = school-wide approach.")
+    model_id = _array_property("schools_state", "model", int, "Codified school model id (-1: none).")
+
+    @property
+    def school(self) -> int:
+        return self.index
+
+    @property
+    def teachers(self) -> list[Teacher]:
+        t = self.model.p.district.teachers_per_school
+        return self.model.teachers[self.index * t:(self.index + 1) * t]
+
+    def __repr__(self) -> str:
+        return (f"Principal(school={self.index}, leadership={self.leadership:.2f}, "
+                f"change_mgmt={self.change_mgmt:.2f}, stance={self.stance:.2f}, model={self.model_id})")
+
+
+class CentralOffice(mesa.Agent):
+    """The district central office: holds the policy levers and district status.
+
+    Levers are plain attributes initialised from ``policy.*`` in the config, so a
+    live app (or a test) can change them mid-run.
+    """
+
+    LEVERS = ("goal_clarity", "flexibility", "flexibility_mode", "waiver_friction", "coaching_fte",
+              "coaching_effect", "pl_priority", "test_pressure", "pressure_damp", "leader_support")
+
+    def __init__(self, model: DistrictModel) -> None:
+        super().__init__(model)
+        policy = model.p.policy
+        for lever in self.LEVERS:
+            setattr(self, lever, getattr(policy, lever))
+        self.knowledge_mode: str = model.p.knowledge.mode
+        self.backed_away: bool = False
+        self.backaway_step: int = -1
+        self.key_person_present: bool = self.knowledge_mode == "key_person"
+        self.key_person_left_step: int = -1
+
+    def levers(self) -> dict[str, object]:
+        """Current lever settings."""
+        return {lever: getattr(self, lever) for lever in self.LEVERS}
+
+    def __repr__(self) -> str:
+        return f"CentralOffice(backed_away={self.backed_away}, {self.levers()})"
+
+
+def state_fields(cls) -> list[str]:
+    """Names of a state dataclass's arrays."""
+    return [f.name for f in fields(cls)]

@@ -1,0 +1,149 @@
+"""``sim-run``: the default scenario comparison (a Hydra app).
+
+Runs every scenario (or ``run.scenarios``) x ``run.replicates`` and writes to
+``results/<run.name>/``: ``timeseries.parquet``, ``summary.csv``,
+``adoption_curves.png``, ``config.yaml`` and ``provenance.yaml``. Bad input is
+refused with a one-paragraph message and exit status 2 before anything runs.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+import yaml
+from omegaconf import DictConfig, OmegaConf
+
+from sim.config import CONFIG_DIR, CONFIG_NAME, SCENARIO_GROUP, ConfigError, available_scenarios, load_config
+from sim.metrics import METRICS
+from sim.plots import curves_with_bands
+from sim.processes import MONTHS_PER_YEAR
+from sim.provenance import provenance
+from sim.runner import RunSpec, replicate_seed, run_many, scenario_presets
+
+SUMMARY_YEARS = (2, 5)
+HEADLINE = ("teacher_adoption", "deep_adoption", "schoolwide_share", "pilot_stall_share", "replicated_models")
+EXIT_BAD_INPUT = 2
+
+
+def model_overrides(args: Sequence[str]) -> list[str]:
+    """Command-line overrides that concern the model (not Hydra, run.* or flags)."""
+    return [a for a in args if "=" in a and not a.lstrip("+~").startswith(("hydra", "run.", "-"))]
+
+
+def scenario_labels(run_cfg: DictConfig) -> list[str]:
+    """Scenario labels sim-run compares: every preset, or ``run.scenarios``."""
+    chosen = run_cfg.scenarios
+    return available_scenarios() if chosen == "all" else [str(s) for s in chosen]
+
+
+def check_inputs(args: Sequence[str]) -> DictConfig:
+    """Compose and validate everything sim-run will run; raise ConfigError on bad input."""
+    for a in args:
+        if a.split("=", 1)[0].lstrip("+~") == SCENARIO_GROUP:
+            raise ConfigError("sim-run compares several scenarios: choose them with "
+                              "run.scenarios=[a,b] (combine presets with '+', e.g. "
+                              f"run.scenarios=[baseline,clear_problems+flexibility]). Allowed presets: "
+                              f"{', '.join(available_scenarios())}.")
+    run_overrides = [a for a in args if a.lstrip("+~").startswith("run.")]
+    cfg = load_config("baseline", [*run_overrides, *model_overrides(args)])
+    for label in scenario_labels(cfg.run):
+        load_config(scenario_presets(label), model_overrides(args))
+    return cfg
+
+
+def summarize(ts: pd.DataFrame, steps: int) -> pd.DataFrame:
+    """Mean and 90% interval of every metric per scenario at the end of years 2 and 5."""
+    checkpoints = {y: y * MONTHS_PER_YEAR for y in SUMMARY_YEARS if y * MONTHS_PER_YEAR <= steps}
+    if not checkpoints:
+        checkpoints = {round(steps / MONTHS_PER_YEAR, 2): steps}
+    rows = []
+    for year, step in checkpoints.items():
+        at = ts[ts["step"] == step]
+        for scenario, g in at.groupby("scenario", sort=False):
+            for metric in METRICS:
+                v = g[metric]
+                rows.append({"scenario": scenario, "year": year, "step": step, "metric": metric,
+                             "mean": v.mean(), "q05": v.quantile(0.05), "q95": v.quantile(0.95),
+                             "replicates": len(v)})
+    return pd.DataFrame(rows)
+
+
+def headline_table(summary: pd.DataFrame) -> str:
+    """Readable table: headline metrics at the last checkpoint, mean [90% interval]."""
+    last = summary[summary["year"] == summary["year"].max()]
+    last = last[last["metric"].isin(HEADLINE)]
+    cell = last.apply(lambda r: f"{r['mean']:.2f} [{r['q05']:.2f}, {r['q95']:.2f}]", axis=1)
+    table = last.assign(cell=cell).pivot(index="scenario", columns="metric", values="cell")
+    table = table[[m for m in HEADLINE if m in table.columns]]
+    table = table.reindex(list(dict.fromkeys(last["scenario"])))
+    return f"End of year {last['year'].iloc[0]} (mean [90% interval]):\n" + table.to_string()
+
+
+def run_comparison(cfg: DictConfig, overrides: Sequence[str], out: Path) -> pd.DataFrame:
+    """Run all scenario x replicate simulations and write the outputs to ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    labels = scenario_labels(cfg.run)
+    specs = [RunSpec(label, r, replicate_seed(cfg.seed, r), tuple(overrides))
+             for label in labels for r in range(cfg.run.replicates)]
+    (out / "config.yaml").write_text(OmegaConf.to_yaml(cfg))
+    meta = provenance(seed=int(cfg.seed), scenarios=labels, replicates=int(cfg.run.replicates),
+                      overrides=list(overrides),
+                      replicate_seeds={r: replicate_seed(cfg.seed, r) for r in range(cfg.run.replicates)})
+    (out / "provenance.yaml").write_text(yaml.safe_dump(meta, sort_keys=False))
+    frames: list[pd.DataFrame] = []
+    interrupted = False
+    try:
+        for frame in run_many(specs, workers=cfg.run.workers, progress=cfg.run.progress):
+            frames.append(frame)
+    except KeyboardInterrupt:
+        interrupted = True
+    ts = (pd.concat(frames, ignore_index=True) if frames else pd.DataFrame())
+    if not ts.empty:
+        order = {label: i for i, label in enumerate(labels)}
+        ts = ts.sort_values(["scenario", "replicate", "step"], key=lambda c: c.map(order) if c.name == "scenario"
+                            else c).reset_index(drop=True)
+    ts.to_parquet(out / "timeseries.parquet", index=False)
+    if interrupted:
+        print(f"Interrupted: {len(frames)} of {len(specs)} runs finished and were saved to "
+              f"{out / 'timeseries.parquet'}.", file=sys.stderr)
+        raise SystemExit(130)
+    summary = summarize(ts, int(cfg.steps))
+    summary.to_csv(out / "summary.csv", index=False)
+    curves_with_bands(ts, out / "adoption_curves.png",
+                      title=f"{cfg.district.schools} schools x {cfg.district.teachers_per_school} teachers, "
+                            f"{cfg.run.replicates} replicates per scenario (90% bands)")
+    print(headline_table(summary))
+    print(f"\nWrote {out}/: timeseries.parquet, summary.csv, adoption_curves.png, config.yaml, provenance.yaml")
+    return ts
+
+
+def _hydra_app(cfg: DictConfig) -> None:
+    from hydra.core.hydra_config import HydraConfig
+
+    hc = HydraConfig.get()
+    overrides = model_overrides(list(hc.overrides.task))
+    cfg = load_config("baseline", [*[o for o in hc.overrides.task if o.startswith("run.")], *overrides])
+    OmegaConf.set_struct(cfg, False)
+    cfg.run.name = Path(hc.runtime.output_dir).name
+    run_comparison(cfg, overrides, Path(hc.runtime.output_dir))
+
+
+def main() -> None:
+    """Console entry point of ``sim-run``."""
+    import hydra
+
+    args = sys.argv[1:]
+    if not any(a.startswith("-") for a in args):
+        try:
+            check_inputs(args)
+        except ConfigError as exc:
+            print(f"sim-run: {exc}", file=sys.stderr)
+            raise SystemExit(EXIT_BAD_INPUT) from None
+    hydra.main(config_path=str(CONFIG_DIR), config_name=CONFIG_NAME, version_base="1.3")(_hydra_app)()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,294 @@
+"""Configuration: compose Hydra configs, read the parameter specs, validate.
+
+The single source of truth for every parameter is ``scenarios/config.yaml``:
+its value is the default, and the comment block above it states meaning,
+unit, allowed range (or choices) and source. :func:`parameter_specs` reads
+those comments so that validation and the documentation table never drift
+from the file. Scenario presets live in ``scenarios/scenario/``.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import functools
+import os
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import yaml
+from omegaconf import DictConfig, ListConfig, OmegaConf
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CONFIG_DIR = Path(os.environ.get("SIM_CONFIG_DIR", REPO_ROOT / "scenarios")).resolve()
+CONFIG_NAME = "config"
+SCENARIO_GROUP = "scenario"
+_NOT_PARAMETERS = ("defaults", "hydra")
+
+
+class ConfigError(ValueError):
+    """A configuration, override or input that the model refuses, with a readable reason."""
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """What ``scenarios/config.yaml`` says about one parameter."""
+
+    path: str
+    default: Any
+    meaning: str
+    unit: str = ""
+    range: tuple[float, float] | None = None
+    choices: tuple[Any, ...] | None = None
+    source: str = ""
+
+    def allowed(self) -> str:
+        """Human-readable allowed values."""
+        if self.choices is not None:
+            return "one of " + ", ".join(str(c).lower() if isinstance(c, bool) else str(c)
+                                          for c in self.choices)
+        if self.range is not None:
+            kind = "an integer" if _is_int(self.default) or _is_int_list(self.default) else "a number"
+            return f"{kind} in [{_fmt(self.range[0])}, {_fmt(self.range[1])}]"
+        return "any text"
+
+
+def _fmt(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else str(x)
+
+
+def _is_int(x: Any) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _is_int_list(x: Any) -> bool:
+    return isinstance(x, list | ListConfig)
+
+
+_META = re.compile(r"^unit:")
+
+
+def _parse_meta(line: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for part in [p.strip() for p in line.split(";")]:
+        key, _, val = part.partition(":")
+        key, val = key.strip(), val.strip()
+        if key == "range":
+            lo, hi = (float(v) for v in val.strip("[]").split(","))
+            out["range"] = (lo, hi)
+        elif key == "choices":
+            out["choices"] = tuple(yaml.safe_load(val))
+        elif key in ("unit", "source"):
+            out[key] = val
+    return out
+
+
+@functools.cache
+def parameter_specs(config_dir: Path = CONFIG_DIR) -> dict[str, ParamSpec]:
+    """Parse ``config.yaml`` into ``{dotted.path: ParamSpec}`` (leaves only)."""
+    text = (config_dir / f"{CONFIG_NAME}.yaml").read_text()
+    defaults = yaml.safe_load(text)
+    specs: dict[str, ParamSpec] = {}
+    stack: list[tuple[int, str]] = []
+    comments: list[str] = []
+    for raw in text.splitlines():
+        stripped = raw.strip()
+        if not stripped:
+            comments = []
+            continue
+        indent = len(raw) - len(raw.lstrip())
+        if stripped.startswith("#"):
+            comments.append(stripped.lstrip("#").strip())
+            continue
+        if stripped.startswith("-"):
+            continue
+        key = stripped.split(":", 1)[0].strip()
+        while stack and stack[-1][0] >= indent:
+            stack.pop()
+        path = [k for _, k in stack] + [key]
+        value = defaults
+        for k in path:
+            value = value[k]
+        if path[0] in _NOT_PARAMETERS:
+            comments = []
+            if isinstance(value, dict):
+                stack.append((indent, key))
+            continue
+        if isinstance(value, dict):
+            stack.append((indent, key))
+        else:
+            meta = [c for c in comments if _META.match(c)]
+            meaning = " ".join(c for c in comments if not _META.match(c))
+            if not meta or not meaning:
+                raise RuntimeError(f"{'.'.join(path)} in config.yaml lacks its documentation block")
+            specs[".".join(path)] = ParamSpec(path=".".join(path), default=value,
+                                              meaning=meaning, **_parse_meta(meta[0]))
+        comments = []
+    return specs
+
+
+def available_scenarios(config_dir: Path = CONFIG_DIR) -> list[str]:
+    """Names of the scenario presets (files in ``scenarios/scenario/``)."""
+    return sorted(p.stem for p in (config_dir / SCENARIO_GROUP).glob("*.yaml"))
+
+
+def _scenario_list(scenario: str | Sequence[str]) -> list[str]:
+    names = [scenario] if isinstance(scenario, str) else list(scenario)
+    names = [n.strip() for name in names for n in str(name).strip("[]").split(",") if n.strip()]
+    if not names:
+        raise ConfigError("No scenario given. Allowed scenarios: "
+                          + ", ".join(available_scenarios()) + ".")
+    known = available_scenarios()
+    for name in names:
+        if name not in known:
+            hint = difflib.get_close_matches(name, known, n=1)
+            raise ConfigError(
+                f"Unknown scenario '{name}'."
+                + (f" Did you mean '{hint[0]}'?" if hint else "")
+                + f" Allowed scenarios: {', '.join(known)}. Combine presets as"
+                " scenario=[a,b] (later presets override earlier ones).")
+    return names
+
+
+def _check_override_keys(overrides: Iterable[str]) -> None:
+    specs = parameter_specs()
+    for ov in overrides:
+        key = ov.split("=", 1)[0].lstrip("+~")
+        if "=" not in ov:
+            raise ConfigError(f"Override '{ov}' is not of the form key=value, e.g. district.schools=10.")
+        if key == SCENARIO_GROUP or key.startswith("hydra"):
+            continue
+        if key in specs:
+            continue
+        section = key.rsplit(".", 1)[0] if "." in key else ""
+        siblings = sorted(p for p in specs if section and p.startswith(section + "."))
+        if not siblings:
+            siblings = sorted({p.split(".")[0] for p in specs})
+        hint = difflib.get_close_matches(key, list(specs), n=1)
+        raise ConfigError(
+            f"Unknown parameter '{key}' in override '{ov}'."
+            + (f" Did you mean '{hint[0]}'?" if hint else "")
+            + f" Allowed {'parameters under ' + repr(section) if section and siblings and siblings[0].startswith(section) else 'top-level keys'}: "
+            + ", ".join(siblings) + ". See docs/parameters.md for every parameter.")
+
+
+def validate(cfg: DictConfig | dict) -> None:
+    """Raise :class:`ConfigError` unless every parameter is known and in its allowed range."""
+    specs = parameter_specs()
+    container = cfg if isinstance(cfg, dict) else OmegaConf.to_container(cfg, resolve=True)
+    leaves = _leaves({k: v for k, v in container.items() if k not in _NOT_PARAMETERS})
+    for path, value in leaves.items():
+        spec = specs.get(path)
+        if spec is None:
+            hint = difflib.get_close_matches(path, list(specs), n=1)
+            raise ConfigError(f"Unknown parameter '{path}'." + (f" Did you mean '{hint[0]}'?" if hint else "")
+                              + " See docs/parameters.md for the allowed parameters.")
+        _check_value(spec, value)
+    missing = sorted(set(specs) - set(leaves))
+    if missing:
+        raise ConfigError(f"Parameter(s) missing from the configuration: {', '.join(missing)}.")
+
+
+def _check_value(spec: ParamSpec, value: Any) -> None:
+    bad = ConfigError(f"Invalid value {value!r} for '{spec.path}' ({spec.meaning}): "
+                      f"allowed is {spec.allowed()}"
+                      + (f" [{spec.unit}]" if spec.unit else "") + ".")
+    if spec.choices is not None:
+        if value not in spec.choices or type(value) is not type(spec.choices[0]):
+            raise bad
+        return
+    if spec.range is None:
+        if spec.path == "run.scenarios":
+            if not (value == "all" or isinstance(value, list)):
+                raise ConfigError(f"Invalid value {value!r} for 'run.scenarios': allowed is 'all' or a "
+                                  f"list of scenario names from: {', '.join(available_scenarios())}.")
+            if isinstance(value, list):
+                _scenario_list(value)
+        return
+    values = value if isinstance(spec.default, list) else [value]
+    if not isinstance(values, list):
+        raise bad
+    lo, hi = spec.range
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            raise bad
+        if (_is_int(spec.default) or isinstance(spec.default, list)) and not _is_int(v):
+            raise bad
+        if not lo <= v <= hi or v != v:
+            raise bad
+
+
+def _leaves(d: dict, prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        path = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(_leaves(v, path + "."))
+        else:
+            out[path] = v
+    return out
+
+
+@functools.lru_cache(maxsize=256)
+def _compose(scenarios: tuple[str, ...], overrides: tuple[str, ...]) -> DictConfig:
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    ovs = [f"{SCENARIO_GROUP}=[{','.join(scenarios)}]", *overrides]
+    try:
+        if GlobalHydra.instance().is_initialized():
+            cfg = compose(config_name=CONFIG_NAME, overrides=ovs)
+        else:
+            with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+                cfg = compose(config_name=CONFIG_NAME, overrides=ovs)
+    except (HydraException, OmegaConfBaseException) as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise ConfigError(f"Could not apply overrides {list(overrides)}: {first}") from None
+    OmegaConf.resolve(cfg)
+    OmegaConf.set_struct(cfg, True)
+    validate(cfg)
+    return cfg
+
+
+def load_config(scenario: str | Sequence[str] = "baseline", overrides: Sequence[str] = ()) -> DictConfig:
+    """Return the resolved configuration that :func:`sim.simulate` would use.
+
+    Parameters
+    ----------
+    scenario : str or sequence of str
+        Preset name(s) from ``scenarios/scenario/``; several are applied in order.
+    overrides : sequence of str
+        Hydra override strings such as ``"district.schools=10"``.
+
+    Returns
+    -------
+    omegaconf.DictConfig
+        A fresh copy (safe to modify).
+
+    Raises
+    ------
+    ConfigError
+        Unknown scenario or parameter, or a value outside its allowed range.
+    """
+    names = tuple(_scenario_list(scenario))
+    overrides = tuple(str(o) for o in overrides)
+    _check_override_keys(overrides)
+    return copy.deepcopy(_compose(names, overrides))
+
+
+def to_params(cfg: DictConfig | dict) -> SimpleNamespace:
+    """Plain attribute namespace of a config for fast access in the model's hot loop."""
+    container = cfg if isinstance(cfg, dict) else OmegaConf.to_container(cfg, resolve=True)
+
+    def ns(d: Any) -> Any:
+        if isinstance(d, dict):
+            return SimpleNamespace(**{k: ns(v) for k, v in d.items()})
+        return d
+
+    return ns({k: v for k, v in container.items() if k not in _NOT_PARAMETERS})
