@@ -1,0 +1,37 @@
+"""Shared fixtures: small, fast districts."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from sim.config import REPO_ROOT, load_config
+from sim.model import DistrictModel
+
+SMALL = ("district.schools=6", "district.teachers_per_school=12", "steps=20")
+
+
+def small_model(*overrides: str, seed: int = 0, scenario="baseline") -> DistrictModel:
+    """A 6-school x 12-teacher model (plus ``overrides``)."""
+    return DistrictModel(load_config(scenario, [*SMALL, *overrides]), seed=seed)
+
+
+@pytest.fixture
+def model() -> DistrictModel:
+    return small_model()
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(12345)
+
+
+def run_module(module: str, *args: str, cwd, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run ``python -m module args`` with this checkout first on the path (installed or not)."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")])}
+    return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=timeout)

@@ -1,0 +1,66 @@
+"""sim-run end to end, and its refusal of bad input (exit 2, one paragraph, no traceback)."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pandas as pd
+import pytest
+import yaml
+
+from sim.metrics import METRICS
+from tests.conftest import run_module
+
+TINY = ["district.schools=4", "district.teachers_per_school=8", "steps=20", "run.replicates=3", "run.workers=2",
+        "run.progress=false"]
+
+
+def sim_run(*args: str, cwd) -> subprocess.CompletedProcess:
+    return run_module("sim", *args, cwd=cwd)
+
+
+def test_sim_run_end_to_end(tmp_path):
+    out = tmp_path / "results"
+    proc = sim_run(*TINY, "run.name=smoke", f"run.out={out}", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    run = out / "smoke"
+    ts = pd.read_parquet(run / "timeseries.parquet")
+    assert {"scenario", "replicate", "seed", "step", *METRICS} <= set(ts.columns)
+    assert ts.groupby(["scenario", "replicate"]).size().eq(21).all()
+    assert ts["replicate"].nunique() == 3 and ts.groupby("replicate")["seed"].nunique().eq(1).all()
+    summary = pd.read_csv(run / "summary.csv")
+    assert {"scenario", "year", "metric", "mean", "q05", "q95"} <= set(summary.columns)
+    assert set(summary["year"]) == {2} and (summary["q05"] <= summary["mean"] + 1e-12).all()
+    assert (run / "adoption_curves.png").stat().st_size > 10_000
+    prov = yaml.safe_load((run / "provenance.yaml").read_text())
+    assert prov["seed"] == 0 and prov["packages"]["mesa"] == "3.3.1" and prov["git_revision"]
+    assert yaml.safe_load((run / "config.yaml").read_text())["district"]["schools"] == 4
+    assert "teacher_adoption" in proc.stdout and "baseline" in proc.stdout
+
+
+def test_results_do_not_depend_on_worker_count(tmp_path):
+    frames = []
+    for workers in (1, 2):
+        args = [a for a in TINY if not a.startswith("run.workers")]
+        proc = sim_run(*args, f"run.workers={workers}", f"run.name=w{workers}", f"run.out={tmp_path}", cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        frames.append(pd.read_parquet(tmp_path / f"w{workers}" / "timeseries.parquet"))
+    pd.testing.assert_frame_equal(*frames)
+
+
+@pytest.mark.parametrize("arg, words", [
+    ("run.scenarios=[no_such_policy]", ["no_such_policy", "baseline"]),
+    ("district.schools=-3", ["district.schools", "[1, 5000]"]),
+    ("district.colour=red", ["district.colour", "district.schools"]),
+    ("policy.knowledge=plan", ["policy.knowledge"]),
+    ("run.replicates=0", ["run.replicates", "[1, 100000]"]),
+    ("scenario=baseline", ["run.scenarios"]),
+    ("steps=[", ["steps"]),
+])
+def test_bad_input_exits_2_with_one_paragraph(arg, words, tmp_path):
+    proc = sim_run(arg, cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr and proc.stderr.strip().count("\n") == 0
+    for w in words:
+        assert w in proc.stderr
+    assert not (tmp_path / "results").exists()
