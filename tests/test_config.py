@@ -66,3 +66,9 @@ def test_overrides_win_over_presets_and_presets_combine():
     twice, once = load_config(["baseline", "baseline"]), load_config("baseline")
     twice.run.name = once.run.name = "same"  # run.name is a time stamp
     assert twice == once
+
+
+def test_parameter_doc_is_current():
+    from sim.paramdoc import OUT, render
+
+    assert OUT.read_text() == render(), "docs/parameters.md is stale: run `python -m sim.paramdoc`"
