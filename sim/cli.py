@@ -94,22 +94,24 @@ def run_comparison(cfg: DictConfig, overrides: Sequence[str], out: Path) -> pd.D
                       replicate_seeds={r: replicate_seed(cfg.seed, r) for r in range(cfg.run.replicates)})
     (out / "provenance.yaml").write_text(yaml.safe_dump(meta, sort_keys=False))
     frames: list[pd.DataFrame] = []
-    interrupted = False
+    stopped: str | None = None
     try:
         for frame in run_many(specs, workers=cfg.run.workers, progress=cfg.run.progress):
             frames.append(frame)
     except KeyboardInterrupt:
-        interrupted = True
+        stopped = "Interrupted"
+    except Exception as exc:  # keep what finished, then report the failure
+        stopped = f"A run failed ({type(exc).__name__}: {exc})"
     ts = (pd.concat(frames, ignore_index=True) if frames else pd.DataFrame())
     if not ts.empty:
         order = {label: i for i, label in enumerate(labels)}
         ts = ts.sort_values(["scenario", "replicate", "step"], key=lambda c: c.map(order) if c.name == "scenario"
                             else c).reset_index(drop=True)
     ts.to_parquet(out / "timeseries.parquet", index=False)
-    if interrupted:
-        print(f"Interrupted: {len(frames)} of {len(specs)} runs finished and were saved to "
+    if stopped:
+        print(f"{stopped}: {len(frames)} of {len(specs)} runs finished and were saved to "
               f"{out / 'timeseries.parquet'}.", file=sys.stderr)
-        raise SystemExit(130)
+        raise SystemExit(130 if stopped == "Interrupted" else 1)
     summary = summarize(ts, int(cfg.steps))
     summary.to_csv(out / "summary.csv", index=False)
     curves_with_bands(ts, out / "adoption_curves.png",

@@ -64,3 +64,33 @@ def test_bad_input_exits_2_with_one_paragraph(arg, words, tmp_path):
     for w in words:
         assert w in proc.stderr
     assert not (tmp_path / "results").exists()
+
+
+def test_ctrl_c_keeps_finished_runs(tmp_path):
+    import os
+    import signal
+    import sys
+    import threading
+    import time
+
+    from sim.config import REPO_ROOT
+
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    args = ["district.schools=10", "steps=50", "run.replicates=200", "run.workers=1", "run.name=cut",
+            f"run.out={tmp_path}"]
+    proc = subprocess.Popen([sys.executable, "-m", "sim", *args], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    seen = bytearray()
+    reader = threading.Thread(target=lambda: [seen.extend(c) for c in iter(lambda: proc.stderr.read(1), b"")],
+                              daemon=True)
+    reader.start()
+    deadline = time.monotonic() + 120
+    while b" 3/200" not in seen and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=120) == 130
+    reader.join(timeout=10)
+    ts = pd.read_parquet(tmp_path / "cut" / "timeseries.parquet")
+    done = ts.groupby("replicate").size()
+    assert 3 <= len(done) < 200 and (done == 51).all()  # only whole runs, each complete
+    assert "runs finished and were saved" in seen.decode(errors="replace")
