@@ -190,6 +190,171 @@ def schoolwide_within(schools: pd.DataFrame, months: int) -> pd.DataFrame:
             .rename("share").reset_index())
 
 
+# -- stylized facts SF1-SF8 -----------------------------------------------------------
+
+#: Replicates per scenario and probe steps of the stylized-fact checks (24: the
+#: month before Lake County's withdrawal and the key person's departure).
+SF_REPLICATES = 20
+PROBE_STEPS = (YEAR1, YEAR2, 24, YEAR5)
+#: Month in which lake_backing_away withdraws and key_person_km's key person leaves.
+WITHDRAWAL = 25
+
+Runs = Callable[..., Replicates]
+
+
+@dataclass(frozen=True)
+class Check:
+    """One checked claim: ``getattr(value, stat) op bound`` (e.g. the interval's lower bound > 0.5)."""
+
+    fact: str
+    claim: str
+    value: Interval
+    stat: str  # "lo", "hi" or "mean"
+    op: str  # ">" or "<"
+    bound: float
+
+    def passes(self) -> bool:
+        x = getattr(self.value, self.stat)
+        return x > self.bound if self.op == ">" else x < self.bound
+
+    def criterion(self) -> str:
+        what = {"lo": "lower bound", "hi": "upper bound", "mean": "mean"}[self.stat]
+        return f"{what} {self.op} {self.bound:g}"
+
+    def __str__(self) -> str:
+        return (f"{self.fact}: {self.claim}: {self.value} (need {self.criterion()}): "
+                f"{'holds' if self.passes() else 'FAILS'}")
+
+
+def sf_runs(replicates: int = SF_REPLICATES, base_seed: int = 0) -> Runs:
+    """A cached ``runs(label, overrides=())`` over the default district with the SF probes."""
+    cache: dict[tuple[str, tuple[str, ...]], Replicates] = {}
+
+    def runs(label: str, overrides: tuple[str, ...] = ()) -> Replicates:
+        key = (label, tuple(overrides))
+        if key not in cache:
+            cache[key] = run_replicates(label, replicates, base_seed=base_seed, overrides=overrides,
+                                        probe_steps=PROBE_STEPS)
+        return cache[key]
+
+    return runs
+
+
+def sf1_checks(runs: Runs) -> list[Check]:
+    """SF1: after two years, in most schools PL has not got beyond a handful of pilot classrooms."""
+    b = runs("baseline")
+    return [Check("SF1", "baseline, year 2: share of schools stalled in pilot classrooms (0 < use < 25%)",
+                  mean_ci(b.at(YEAR2, "pilot_stall_share")), "lo", ">", 0.5),
+            Check("SF1", "baseline, year 2: share of schools with school-wide use",
+                  mean_ci(b.at(YEAR2, "schoolwide_share")), "hi", "<", 0.02)]
+
+
+def sf2_checks(runs: Runs, schools: int = 50) -> list[Check]:
+    """SF2: few schools develop replicable strategies; replicated models are rare."""
+    b, k = runs("baseline"), runs("clear_problems+adult_learning")
+    return [Check("SF2", "baseline, year 2: codified school models", mean_ci(b.at(YEAR2, "codified_models")),
+                  "hi", "<", 0.05 * schools),
+            Check("SF2", "baseline, year 5: schools using a model codified elsewhere",
+                  mean_ci(b.at(YEAR5, "replications")), "hi", "<", 0.04 * schools),
+            Check("SF2", "contrast, clear_problems+adult_learning (knowledge plan), year 5: replications",
+                  mean_ci(k.at(YEAR5, "replications")), "lo", ">", 0.2 * schools)]
+
+
+def sf3_checks(runs: Runs) -> list[Check]:
+    """SF3: surface change outpaces depth ("fun, but not intellectually demanding")."""
+    b, c = runs("baseline"), runs("clear_problems")
+    ratio = {y: b.at(y, "mean_surface") / b.at(y, "mean_depth") for y in (YEAR2, YEAR5)}
+    deep = b.at(YEAR5, "deep_adoption") / b.at(YEAR5, "teacher_adoption")
+    return [Check("SF3", "baseline, year 2: users' surface / depth quality", mean_ci(ratio[YEAR2]), "lo", ">", 1.5),
+            Check("SF3", "baseline, year 5: users' surface / depth quality", mean_ci(ratio[YEAR5]), "lo", ">", 1.5),
+            Check("SF3", "baseline, year 5: share of users practising with depth", mean_ci(deep), "hi", "<", 0.1),
+            Check("SF3", "clear_problems - baseline, year 5: users' depth / surface (goals steer effort to depth)",
+                  paired_ci(c.at(YEAR5, "mean_depth") / c.at(YEAR5, "mean_surface"),
+                            b.at(YEAR5, "mean_depth") / b.at(YEAR5, "mean_surface")), "lo", ">", 0.3)]
+
+
+def sf4_checks(runs: Runs) -> list[Check]:
+    """SF4: teachers try many things without guidance and exhaust themselves; the margins are left out."""
+    b, a = runs("baseline"), runs("adult_learning")
+    ex = {y: b.probe(y, "exhaustion_tried") for y in (YEAR1, YEAR2, YEAR5)}
+    return [Check("SF4", "baseline: exhaustion of teachers who tried, year 2 - year 1", paired_ci(ex[YEAR2], ex[YEAR1]),
+                  "lo", ">", 0),
+            Check("SF4", "baseline: exhaustion of teachers who tried, year 5 - year 2", paired_ci(ex[YEAR5], ex[YEAR2]),
+                  "lo", ">", 0),
+            Check("SF4", "baseline, year 2: exhaustion (1 - energy) of teachers who tried", mean_ci(ex[YEAR2]),
+                  "lo", ">", 0.2),
+            Check("SF4", "baseline - adult_learning (coaching), year 2: exhaustion of teachers who tried",
+                  paired_ci(ex[YEAR2], a.probe(YEAR2, "exhaustion_tried")), "lo", ">", 0.05),
+            Check("SF4", "baseline, year 2: share of the richer work reaching students on the margins (users)",
+                  mean_ci(b.probe(YEAR2, "margin_access")), "hi", "<", 0.5),
+            Check("SF4", "baseline: equity gap, year 5 - year 1", paired_ci(b.at(YEAR5, "equity_gap"),
+                                                                        b.at(YEAR1, "equity_gap")), "lo", ">", 0)]
+
+
+def sf5_checks(runs: Runs) -> list[Check]:
+    """SF5: support and enthusiasm among teachers are high: many teachers try."""
+    b = runs("baseline")
+    return [Check("SF5", "baseline, year 2: share of teachers who have tried PL", mean_ci(b.probe(YEAR2, "tried_share")),
+                  "lo", ">", 0.3),
+            Check("SF5", "baseline, year 5: share of teachers who have tried PL", mean_ci(b.probe(YEAR5, "tried_share")),
+                  "lo", ">", 0.45),
+            Check("SF5", "baseline, year 2: mean enthusiasm (0-1)", mean_ci(b.probe(YEAR2, "enthusiasm")), "lo", ">", 0.6)]
+
+
+def sf6_checks(runs: Runs, window: int = 20) -> list[Check]:
+    """SF6: going all in yields markedly more school-wide use and replication; later waves are faster."""
+    b, h = runs("baseline"), runs("henry_all_in")
+    share = schoolwide_within(h.schools, window).pivot(index="replicate", columns="cohort", values="share")
+    later = share[[c for c in share.columns if c > 0]].mean(axis=1)
+    return [Check("SF6", "henry_all_in - baseline, year 5: share of schools school-wide",
+                  paired_ci(h.at(YEAR5, "schoolwide_share"), b.at(YEAR5, "schoolwide_share")), "lo", ">", 0.1),
+            Check("SF6", "henry_all_in - baseline, year 5: replications (schools)",
+                  paired_ci(h.at(YEAR5, "replications"), b.at(YEAR5, "replications")), "lo", ">", 5),
+            Check("SF6", f"henry_all_in: share of a cohort's schools school-wide within {window} months of "
+                         "implementation, later cohorts - cohort 1", paired_ci(later, share[0]), "lo", ">", 0.15)]
+
+
+def sf7_checks(runs: Runs) -> list[Check]:
+    """SF7: backing away (Lake County) collapses adoption and loses what was learned."""
+    lake, stay = runs("lake_backing_away"), runs("lake_backing_away", ("backaway.enabled=false",))
+    before, after = lake.probe(WITHDRAWAL - 1, "initiative_use"), lake.probe(YEAR5, "initiative_use")
+    stock_before, stock_after = lake.probe(WITHDRAWAL - 1, "practice_stock"), lake.probe(YEAR5, "practice_stock")
+    return [Check("SF7", "lake_backing_away: use in initiative schools, year 5 / month before withdrawal",
+                  mean_ci(after / before), "hi", "<", 0.5),
+            Check("SF7", "staying the course - backing away, year 5: use in initiative schools",
+                  paired_ci(stay.probe(YEAR5, "initiative_use"), after), "lo", ">", 0.1),
+            Check("SF7", "lake_backing_away: initiative teachers' practice quality, before withdrawal - year 5",
+                  paired_ci(stock_before, stock_after), "lo", ">", 0),
+            Check("SF7", "backing away / staying the course, year 5: initiative teachers' practice quality",
+                  mean_ci(stock_after / stay.probe(YEAR5, "practice_stock")), "hi", "<", 0.5)]
+
+
+def sf8_checks(runs: Runs) -> list[Check]:
+    """SF8: knowledge management relying on a single individual is fragile: her departure sets the district back."""
+    label = "henry_all_in+key_person_km"
+    left, stays = runs(label), runs(label, ("knowledge.key_person_departure_step=-1",))
+    return [Check("SF8", f"{label}: replications the month before the key person leaves",
+                  mean_ci(left.at(WITHDRAWAL - 1, "replications")), "lo", ">", 0),
+            Check("SF8", f"{label}: replications the month she leaves", mean_ci(left.at(WITHDRAWAL, "replications")),
+                  "hi", "<", 0.5),
+            Check("SF8", "key person stays - leaves, year 5: replications",
+                  paired_ci(stays.at(YEAR5, "replications"), left.at(YEAR5, "replications")), "lo", ">", 5),
+            Check("SF8", "key person stays - leaves, year 5: share of schools school-wide",
+                  paired_ci(stays.at(YEAR5, "schoolwide_share"), left.at(YEAR5, "schoolwide_share")), "lo", ">", 0.02)]
+
+
+SF_CHECKS = (sf1_checks, sf2_checks, sf3_checks, sf4_checks, sf5_checks, sf6_checks, sf7_checks, sf8_checks)
+
+
+def sf_markdown(runs: Runs) -> str:
+    """Table of every stylized-fact check: claim, measured mean [95% CI], criterion, whether it holds."""
+    lines = ["| fact | measure | mean [95% CI] | criterion | holds |", "|---|---|---|---|---|"]
+    for checks in SF_CHECKS:
+        for c in checks(runs):
+            lines.append(f"| {c.fact} | {c.claim} | {c.value} | {c.criterion()} | {'yes' if c.passes() else 'NO'} |")
+    return "\n".join(lines)
+
+
 # -- docking with the Bass model ------------------------------------------------------
 
 def bass_cdf(t: np.ndarray | float, p: float, q: float) -> np.ndarray:
@@ -496,9 +661,45 @@ def plot_contagion(spread: pd.DataFrame, path: Path) -> Path:
     return path
 
 
+# -- preset overview ------------------------------------------------------------------
+
+#: Compositions shown next to the presets in docs/scenarios.md.
+COMPOSITIONS = ("henry_all_in+key_person_km", "clear_problems+community_of_practice")
+PRESET_COLUMNS = ((YEAR2, "teacher_adoption", "use y2"), (YEAR2, "pilot_stall_share", "stalled y2"),
+                  (YEAR5, "teacher_adoption", "use y5"), (YEAR5, "deep_adoption", "deep y5"),
+                  (YEAR5, "schoolwide_share", "school-wide y5"), (YEAR5, "codified_models", "codified y5"),
+                  (YEAR5, "replications", "replications y5"), (YEAR5, "mean_exhaustion", "exhaustion y5"))
+
+
+def preset_labels() -> list[str]:
+    """Every preset in scenarios/scenario/ plus :data:`COMPOSITIONS`, baseline first."""
+    from sim.config import available_scenarios
+
+    names = available_scenarios()
+    return ["baseline", *[n for n in names if n != "baseline"], *COMPOSITIONS]
+
+
+def preset_markdown(ts: pd.DataFrame, labels: Sequence[str]) -> str:
+    """Table: headline metrics of each preset at years 2 and 5 (means over replicates)."""
+    head = "| scenario | " + " | ".join(c[2] for c in PRESET_COLUMNS) + " |"
+    lines = [head, "|" + "---|" * (1 + len(PRESET_COLUMNS))]
+    for label in labels:
+        cells = []
+        for step, metric, _ in PRESET_COLUMNS:
+            v = ts.loc[(ts["scenario"] == label) & (ts["step"] == step), metric]
+            cells.append(f"{v.mean():.1f}" if metric in ("codified_models", "replications") else f"{v.mean():.2f}")
+        lines.append(f"| `{label}` | " + " | ".join(cells) + " |")
+    n = ts.loc[ts["scenario"] == labels[0], "replicate"].nunique()
+    lines += ["", f"Means over {n} common-seed replicates of the default district (50 schools x 40 teachers); "
+              "shares are of teachers (use, deep) or schools (stalled, school-wide); codified and replications "
+              "are counts of models and schools."]
+    return "\n".join(lines)
+
+
 # -- the one command ------------------------------------------------------------------
 
 DOC = REPO_ROOT / "docs" / "validation.md"
+SCENARIOS_DOC = REPO_ROOT / "docs" / "scenarios.md"
 FIGURES = REPO_ROOT / "docs" / "figures"
 
 
@@ -506,8 +707,8 @@ def replace_block(text: str, name: str, body: str) -> str:
     """Replace the text between ``<!-- BEGIN name -->`` and ``<!-- END name -->``."""
     pattern = re.compile(rf"(<!-- BEGIN {name} -->\n).*?(<!-- END {name} -->)", re.S)
     if not pattern.search(text):
-        raise ValueError(f"{DOC} lacks the markers <!-- BEGIN {name} --> ... <!-- END {name} -->")
-    return pattern.sub(lambda m: m.group(1) + body.rstrip() + "\n" + m.group(2), text)
+        raise ValueError(f"the document lacks the markers <!-- BEGIN {name} --> ... <!-- END {name} -->")
+    return pattern.sub(lambda m: m.group(1) + body.strip() + "\n" + m.group(2), text)
 
 
 def _positive_int(text: str) -> int:
@@ -541,10 +742,29 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.workers < 0:
         print("python -m sim.validation: --workers must be >= 0 (0: all cores)", file=sys.stderr)
         raise SystemExit(2)
+    blocks = {DOC: ("sf-table", "lever-table", "bass-table", "contagion-table"), SCENARIOS_DOC: ("preset-table",)}
+    for doc, names in blocks.items():
+        text = doc.read_text() if doc.exists() else ""
+        missing = [n for n in names if f"<!-- BEGIN {n} -->" not in text or f"<!-- END {n} -->" not in text]
+        if missing:
+            print(f"python -m sim.validation: {doc} lacks the markers <!-- BEGIN name --> ... <!-- END name --> "
+                  f"for: {', '.join(missing)}; nothing was run.", file=sys.stderr)
+            raise SystemExit(2)
+    meta = provenance(seed=args.seed, replicates=args.replicates,
+                      replicate_seeds=[replicate_seed(args.seed, r) for r in range(args.replicates)],
+                      factorial=factorial_labels(), presets=preset_labels(),
+                      bass_cases=[list(c) for c in BASS_CASES],
+                      bass_overrides={f"p={p:g},q={q:g}": bass_overrides(p, q) for p, q in BASS_CASES},
+                      contagion_overrides={f"k={d},T={t}": contagion_overrides("watts_strogatz", degree=d, threshold=t)
+                                           for d, t in CONTAGION_CASES},
+                      config=load_config("baseline"))
     FIGURES.mkdir(parents=True, exist_ok=True)
     raw = REPO_ROOT / "results" / "validation"
     raw.mkdir(parents=True, exist_ok=True)
-    ts = run_factorial(args.replicates, base_seed=args.seed, workers=args.workers, progress=not args.no_progress)
+    presets = preset_labels()
+    extra = [label for label in presets if label not in factorial_labels()]
+    ts = run_factorial(args.replicates, base_seed=args.seed, workers=args.workers, progress=not args.no_progress,
+                       extra=extra)
     ts.to_parquet(raw / "lever_runs.parquet", index=False)
     if not ts.attrs.get("complete", False):
         print(f"Interrupted: the finished runs were saved to {raw / 'lever_runs.parquet'}; docs not updated.",
@@ -563,23 +783,20 @@ def main(argv: Sequence[str] | None = None) -> None:
     spread = contagion_results(args.replicates, args.seed)
     spread.to_parquet(raw / "complex_contagion.parquet", index=False)
     plot_contagion(spread, FIGURES / "complex_contagion.png")
-    meta = provenance(seed=args.seed, replicates=args.replicates,
-                      replicate_seeds=[replicate_seed(args.seed, r) for r in range(args.replicates)],
-                      factorial=factorial_labels(), bass_cases=[list(c) for c in BASS_CASES],
-                      bass_overrides={f"p={p:g},q={q:g}": bass_overrides(p, q) for p, q in BASS_CASES},
-                      contagion_overrides={f"k={d},T={t}": contagion_overrides("watts_strogatz", degree=d, threshold=t)
-                                           for d, t in CONTAGION_CASES},
-                      config=dict(load_config("baseline")))
     (FIGURES / "validation_provenance.yaml").write_text(yaml.safe_dump(_plain(meta), sort_keys=False))
-    stamp = (f"\n_Generated by `python -m sim.validation --replicates {args.replicates} --seed {args.seed}` "
+    stamp = (f"\n\n_Generated by `python -m sim.validation --replicates {args.replicates} --seed {args.seed}` "
              f"at git revision `{meta['git_revision']}`; provenance in `docs/figures/validation_provenance.yaml`._\n")
+    sf_table = sf_markdown(sf_runs(args.replicates, args.seed))
     text = DOC.read_text()
+    text = replace_block(text, "sf-table", sf_table + stamp)
     text = replace_block(text, "lever-table", lever_markdown(table, args.replicates) + stamp)
     text = replace_block(text, "bass-table", bass_markdown(bass) + stamp)
     text = replace_block(text, "contagion-table", contagion_markdown(spread) + stamp)
     DOC.write_text(text)
+    SCENARIOS_DOC.write_text(replace_block(SCENARIOS_DOC.read_text(), "preset-table",
+                                           preset_markdown(ts, presets) + stamp))
     print(lever_markdown(table, args.replicates))
-    print(f"\nWrote {DOC}, {FIGURES}/lever_effects.png, lever_curves.png, bass_docking.png, "
+    print(f"\nWrote {DOC}, {SCENARIOS_DOC}, {FIGURES}/lever_effects.png, lever_curves.png, bass_docking.png, "
           f"complex_contagion.png, validation_provenance.yaml; raw runs in {raw}/")
 
 
