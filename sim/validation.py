@@ -294,11 +294,11 @@ def sf4_checks(runs: Runs) -> list[Check]:
 def sf5_checks(runs: Runs) -> list[Check]:
     """SF5: support and enthusiasm among teachers are high: many teachers try."""
     b = runs("baseline")
-    return [Check("SF5", "baseline, year 2: share of teachers who have tried PL", mean_ci(b.probe(YEAR2, "tried_share")),
-                  "lo", ">", 0.3),
-            Check("SF5", "baseline, year 5: share of teachers who have tried PL", mean_ci(b.probe(YEAR5, "tried_share")),
-                  "lo", ">", 0.45),
-            Check("SF5", "baseline, year 2: mean enthusiasm (0-1)", mean_ci(b.probe(YEAR2, "enthusiasm")), "lo", ">", 0.6)]
+    tried = {y: mean_ci(b.probe(y, "tried_share")) for y in (YEAR2, YEAR5)}
+    return [Check("SF5", "baseline, year 2: share of teachers who have tried PL", tried[YEAR2], "lo", ">", 0.3),
+            Check("SF5", "baseline, year 5: share of teachers who have tried PL", tried[YEAR5], "lo", ">", 0.45),
+            Check("SF5", "baseline, year 2: mean enthusiasm (0-1)", mean_ci(b.probe(YEAR2, "enthusiasm")),
+                  "lo", ">", 0.6)]
 
 
 def sf6_checks(runs: Runs, window: int = 20) -> list[Check]:
@@ -457,15 +457,18 @@ def factorial_labels(factors: Sequence[str] = RECOMMENDATIONS) -> list[str]:
 
 
 def run_factorial(replicates: int = 20, *, base_seed: int = 0, workers: int = 0, progress: bool = True,
-                  extra: Sequence[str] = ("henry_all_in",)) -> pd.DataFrame:
+                  extra: Sequence[str] = ("henry_all_in",), overrides: Sequence[str] = ()) -> pd.DataFrame:
     """District time series of every factorial cell (plus ``extra`` scenarios) over common seeds.
+
+    ``overrides`` (Hydra override strings) apply to every run, e.g. a smaller district.
 
     Runs in parallel with :func:`sim.runner.run_many`. On Ctrl-C the runs that
     finished are returned (and the caller saves them); the frame's ``attrs``
     record whether the design is complete.
     """
     labels = [*factorial_labels(), *extra]
-    specs = [RunSpec(label, r, replicate_seed(base_seed, r)) for label in labels for r in range(replicates)]
+    specs = [RunSpec(label, r, replicate_seed(base_seed, r), tuple(overrides))
+             for label in labels for r in range(replicates)]
     frames: list[pd.DataFrame] = []
     complete = True
     try:
@@ -537,11 +540,16 @@ def lever_markdown(table: pd.DataFrame, replicates: int) -> str:
     return "\n".join(lines)
 
 
+def _effect_label(scenario: str, comparison: str) -> str:
+    if comparison == "main effect":
+        return f"{scenario} (main effect)"
+    return "all four (vs baseline)" if scenario == ALL_FOUR else f"{scenario} (alone)"
+
+
 def plot_lever_effects(table: pd.DataFrame, path: Path) -> Path:
     """Bar chart of the effects (with 95% intervals) of each preset alone, all four, and main effects."""
+    import sim.plots  # noqa: F401  (selects the Agg backend before pyplot)
     import matplotlib.pyplot as plt
-
-    from sim.plots import LABELS  # noqa: F401  (sets the Agg backend)
 
     metrics = list(dict.fromkeys(table["metric"]))
     fig, axes = plt.subplots(1, len(metrics), figsize=(6.0 * len(metrics), 4.2), squeeze=False)
@@ -553,9 +561,7 @@ def plot_lever_effects(table: pd.DataFrame, path: Path) -> Path:
         colors = ["tab:blue" if c == "vs baseline" else "tab:orange" for c in rows["comparison"]]
         ax.barh(y, [e.mean for e in eff], color=colors, alpha=0.8,
                 xerr=np.array([[e.mean - e.lo for e in eff], [e.hi - e.mean for e in eff]]), capsize=3)
-        ax.set_yticks(y, [f"{s.replace(COMBINE, ' + ') if s != ALL_FOUR else 'all four'}"
-                          f" ({'alone' if c == 'vs baseline' and s != ALL_FOUR else 'vs baseline' if c == 'vs baseline' else 'main effect'})"
-                          for s, c in zip(rows["scenario"], rows["comparison"])], fontsize=8)
+        ax.set_yticks(y, [_effect_label(s, c) for s, c in zip(rows["scenario"], rows["comparison"])], fontsize=8)
         ax.axvline(0, color="k", lw=0.8)
         ax.set_title(f"Effect on {metric.replace('_', ' ')} at year 5 (95% CI)", fontsize=9)
         ax.grid(axis="x", alpha=0.3)
@@ -598,7 +604,8 @@ def contagion_results(replicates: int = 20, base_seed: int = 0) -> pd.DataFrame:
 
 def bass_markdown(bass: pd.DataFrame) -> str:
     """Table: largest and mean absolute error of the simulated mean curve per (p, q)."""
-    lines = ["| p | q | F at 15 years | max abs error | mean abs error | within tolerance |", "|---|---|---|---|---|---|"]
+    lines = ["| p | q | F at 15 years | max abs error | mean abs error | within tolerance |",
+             "|---|---|---|---|---|---|"]
     for (p, q), g in bass.groupby(["p", "q"], sort=False):
         err = g["error"].abs()
         lines.append(f"| {p:g} | {q:g} | {g['analytic'].iloc[-1]:.3f} | {err.max():.4f} | {err.mean():.4f} | "
@@ -608,7 +615,8 @@ def bass_markdown(bass: pd.DataFrame) -> str:
 
 def contagion_markdown(spread: pd.DataFrame) -> str:
     """Table: mean final adoption [95% CI] on clustered and random networks and their paired difference."""
-    lines = ["| degree | threshold | contagion | clustered | random | clustered - random |", "|---|---|---|---|---|---|"]
+    lines = ["| degree | threshold | contagion | clustered | random | clustered - random |",
+             "|---|---|---|---|---|---|"]
     for (degree, threshold, contagion), g in spread.groupby(["degree", "threshold", "contagion"], sort=False):
         c = g[g["network"] == "clustered"].sort_values("replicate")["adoption"].to_numpy()
         r = g[g["network"] == "random"].sort_values("replicate")["adoption"].to_numpy()
@@ -619,9 +627,8 @@ def contagion_markdown(spread: pd.DataFrame) -> str:
 
 def plot_bass(bass: pd.DataFrame, path: Path) -> Path:
     """Simulated mean adoption (points) against the analytic Bass curve (line) per (p, q)."""
+    import sim.plots  # noqa: F401  (selects the Agg backend before pyplot)
     import matplotlib.pyplot as plt
-
-    from sim.plots import LABELS  # noqa: F401
 
     fig, ax = plt.subplots(figsize=(6.0, 4.0))
     for i, ((p, q), g) in enumerate(bass.groupby(["p", "q"], sort=False)):
@@ -640,9 +647,8 @@ def plot_bass(bass: pd.DataFrame, path: Path) -> Path:
 
 def plot_contagion(spread: pd.DataFrame, path: Path) -> Path:
     """Final adoption on clustered versus random networks (points = replicates, bars = means)."""
+    import sim.plots  # noqa: F401  (selects the Agg backend before pyplot)
     import matplotlib.pyplot as plt
-
-    from sim.plots import LABELS  # noqa: F401
 
     groups = list(spread.groupby(["degree", "threshold", "contagion", "network"], sort=False))
     fig, ax = plt.subplots(figsize=(7.5, 4.0))
