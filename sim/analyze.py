@@ -26,6 +26,7 @@ itself when it finishes) and writes into ``<out>``:
 
 from __future__ import annotations
 
+import logging
 import sys
 import warnings
 from collections.abc import Sequence
@@ -56,9 +57,15 @@ def load(out: Path | str) -> tuple[Experiment, pd.DataFrame, pd.DataFrame]:
         raise ConfigError(f"{out} is not a sweep output folder: {path} is missing. Give out=DIR of a folder "
                           "written by sim-sweep.")
     record = yaml.safe_load(path.read_text())
-    exp = parse_experiment(record["experiment"])
+    exp = parse_experiment(record["experiment"],
+                           steps={label: int(s["config"]["steps"]) for label, s in record["scenarios"].items()})
     design = pd.read_parquet(out / "design.parquet")
-    return exp, design, RunStore(out).read()
+    rows = RunStore(out).read()
+    if not rows.empty:  # experiment order of scenarios (batches arrive in completion order)
+        order = {label: i for i, label in enumerate(exp.scenarios)}
+        rows = (rows.assign(_order=rows["scenario"].map(order)).sort_values(["_order", "point", "replicate", "step"])
+                .drop(columns="_order").reset_index(drop=True))
+    return exp, design, rows
 
 
 def at_step(rows: pd.DataFrame, step: int | None) -> pd.DataFrame:
@@ -89,7 +96,10 @@ def summarize(ok: pd.DataFrame, exp: Experiment) -> pd.DataFrame:
                                  "replicates": g.count()}, axis=1).reset_index())
     if not frames:
         return pd.DataFrame(columns=[*keys, "metric", "mean", "q05", "q95", "replicates"])
-    return pd.concat(frames, ignore_index=True)
+    order = {**{s: i for i, s in enumerate(exp.scenarios)}, **{m: i for i, m in enumerate(exp.metrics)}}
+    out = pd.concat(frames, ignore_index=True)
+    return out.sort_values(["scenario", "point", "step", "metric"], kind="stable",
+                           key=lambda c: c.map(order) if c.name in ("scenario", "metric") else c).reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------- plots
@@ -146,15 +156,18 @@ def plot_parameters(ok: pd.DataFrame, exp: Experiment, path: Path) -> Path | Non
     fig, axes = plt.subplots(len(metrics), len(names), figsize=(3.6 * len(names), 2.8 * len(metrics)),
                              squeeze=False)
     colors = plt.get_cmap("tab10" if len(exp.scenarios) <= 10 else "tab20")
-    for j, name in enumerate(names):
+    for j, (name, param) in enumerate(zip(names, exp.parameters)):
         x, numeric = _x_column(at, name)
         df = at.assign(_x=x)
+        order = [str(v) for v in param.values] if param.values is not None and not numeric else None
         for i, metric in enumerate(metrics):
             ax = axes[i][j]
             for k, scenario in enumerate(exp.scenarios):
                 s = band_stats(df[df["scenario"] == scenario], metric, by="_x")
                 if s.empty:
                     continue
+                if order:  # categories in the order the experiment lists them
+                    s = s.set_index("_x").reindex([v for v in order if v in set(s["_x"])]).reset_index()
                 pos = s["_x"] if numeric else np.arange(len(s))
                 c = colors(k % colors.N)
                 ax.plot(pos, s["mean"], "-o", ms=3, lw=1.4, color=c, label=scenario)
@@ -295,6 +308,7 @@ def discover(ok: pd.DataFrame, exp: Experiment) -> tuple[pd.DataFrame, pd.DataFr
         warnings.simplefilter("ignore")
         from ema_workbench.analysis import prim
 
+    logging.getLogger("EMA").setLevel(logging.WARNING)  # PRIM logs every box at INFO
     d = exp.analysis.discovery
     boxes, trajectories = [], []
     for scenario in exp.scenarios:

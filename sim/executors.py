@@ -13,10 +13,11 @@ Backends
     A :class:`concurrent.futures.ProcessPoolExecutor` with ``workers``
     processes (0: all cores); with one worker the batches run in this process.
 ``dask``
-    A :class:`distributed.Client` connected to ``address`` (an existing
-    scheduler such as ``tcp://10.0.0.5:8786``, e.g. one started by
-    dask-jobqueue on a SLURM cluster), or to a new ``LocalCluster`` with
-    ``workers`` single-threaded workers when no address is given.
+    A :class:`distributed.Client` connected to ``address``: an existing
+    scheduler such as ``tcp://10.0.0.5:8786`` (e.g. one started by
+    dask-jobqueue on a SLURM cluster) or a scheduler file (``*.json``, written
+    by ``dask scheduler --scheduler-file``); without an address, a new
+    ``LocalCluster`` with ``workers`` single-threaded workers.
 """
 
 from __future__ import annotations
@@ -130,16 +131,20 @@ class DaskExecutor(_ContextMixin):
         from distributed import Client, LocalCluster
 
         self._cluster = None
-        if address:
-            self.client = Client(address, timeout="30s")
+        if address and address.endswith(".json"):  # a scheduler file, as written by `dask scheduler --scheduler-file`
+            self.client = Client(scheduler_file=address, timeout="60s")
+            where = self.client.scheduler.address
+        elif address:
+            self.client = Client(address, timeout="60s")
             where = address
         else:
             n = resolve_workers(workers)
             self._cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=processes,
-                                         dashboard_address=None)
+                                         dashboard_address=":0")  # any free port
             self.client = Client(self._cluster)
             where = f"LocalCluster, {n} worker{'s' if n > 1 else ''}"
         self.slots = max(1, sum(self.client.nthreads().values()))
+        self.dashboard = self.client.dashboard_link
         self.description = f"dask ({where}), {self.slots} thread{'s' if self.slots > 1 else ''}"
 
     def map_unordered(self, fn: Callable[[T], R], items: Sequence[T]) -> Iterator[tuple[int, R]]:

@@ -88,7 +88,7 @@ class AnalysisConfig:
 class DaskConfig:
     """Dask executor settings."""
 
-    address: Optional[str] = None  # scheduler, e.g. tcp://10.0.0.5:8786 (None: a LocalCluster)
+    address: Optional[str] = None  # tcp://HOST:PORT or a scheduler file *.json (None: a LocalCluster)
     processes: bool = True  # LocalCluster: worker processes (false: threads)
 
 
@@ -391,8 +391,13 @@ def _metric_list(value: Any, key: str, allowed: Sequence[str]) -> tuple[str, ...
     return tuple(value)
 
 
-def parse_experiment(cfg: DictConfig | dict) -> Experiment:
-    """Validate a composed experiment; raise ConfigError naming the field and the allowed values."""
+def parse_experiment(cfg: DictConfig | dict, steps: dict[str, int] | None = None) -> Experiment:
+    """Validate a composed experiment; raise ConfigError naming the field and the allowed values.
+
+    ``steps`` (steps per scenario label, as recorded in a sweep's
+    ``experiment.yaml``) skips composing the scenarios' model configurations,
+    so a finished sweep can be analyzed after presets changed.
+    """
     if isinstance(cfg, dict):
         cfg = OmegaConf.merge(OmegaConf.structured(SweepSchema), cfg)
     known = [f.name for f in dataclasses.fields(SweepSchema)]
@@ -418,7 +423,7 @@ def parse_experiment(cfg: DictConfig | dict) -> Experiment:
         if key in ("scenario", "seed", "steps") or key.startswith(("run.", "hydra")):
             raise ConfigError(f"overrides: '{ov}' is not allowed there; set scenarios with 'scenarios', the "
                               "base seed with 'seed', and the number of steps with 'steps'.")
-    labels = _scenario_labels(_plain(cfg.scenarios))
+    labels = _scenario_labels(_plain(cfg.scenarios)) if steps is None else list(steps)
 
     raw = OmegaConf.to_container(cfg.parameters, resolve=True)
     parameters = tuple(parse_parameter(path, entry, method) for path, entry in _flatten(raw).items())
@@ -439,13 +444,14 @@ def parse_experiment(cfg: DictConfig | dict) -> Experiment:
         _int_field(cfg, "design.levels", 2, what="Morris grid levels")
     _int_field(cfg, "design.seed", 0, 2**32 - 1)
 
-    steps: dict[str, int] = {}
     fixed = list(overrides) + ([f"steps={cfg.steps}"] if cfg.steps is not None else [])
-    for label in labels:
-        try:
-            steps[label] = int(load_config(scenario_presets(label), fixed).steps)
-        except ConfigError as exc:
-            raise ConfigError(f"Scenario '{label}' with overrides {fixed}: {exc}") from None
+    if steps is None:
+        steps = {}
+        for label in labels:
+            try:
+                steps[label] = int(load_config(scenario_presets(label), fixed).steps)
+            except ConfigError as exc:
+                raise ConfigError(f"Scenario '{label}' with overrides {fixed}: {exc}") from None
 
     analysis = OmegaConf.to_object(cfg.analysis)
     analysis.metrics = list(_metric_list(list(analysis.metrics), "analysis.metrics", metrics))
@@ -561,19 +567,32 @@ class SweepRun:
     spec: RunSpec
 
 
+def config_digest(label: str, overrides: Sequence[str]) -> str:
+    """Fingerprint of a scenario's resolved model configuration (without sim-run settings and the default seed)."""
+    cfg = OmegaConf.to_container(load_config(scenario_presets(label), overrides), resolve=True)
+    return _digest({k: v for k, v in cfg.items() if k not in ("run", "seed")})[:16]
+
+
 def make_plan(exp: Experiment, design: Design) -> list[SweepRun]:
-    """All runs: scenarios x distinct design points x replicates, each with its id and seed."""
+    """All runs: scenarios x distinct design points x replicates, each with its id and seed.
+
+    A run's identity covers everything that determines its numbers or its rows:
+    scenario, resolved model configuration (so edited presets or defaults
+    give new runs), parameter point, replicate, seed, overrides, steps,
+    recording and metrics.
+    """
     unique = list({point_key(p): p for p in design.points}.items())
     runs = []
     for label in exp.scenarios:
         fixed = (*exp.overrides, f"steps={exp.steps[label]}")
+        config = config_digest(label, fixed)
         for key, point in unique:
             values = tuple((name, point[name]) for name in design.names)
             seed_key = None if exp.seeds == "common" else int(_digest([label, key])[:15], 16)
             for r in range(exp.replicates):
                 seed = run_seed(exp.seed, r, seed_key)
-                identity = {"scenario": label, "point": point, "replicate": r, "seed": seed, "overrides": fixed,
-                            "record_every": exp.record_every, "metrics": exp.metrics}
+                identity = {"scenario": label, "config": config, "point": point, "replicate": r, "seed": seed,
+                            "overrides": fixed, "record_every": exp.record_every, "metrics": exp.metrics}
                 runs.append(SweepRun(_digest(identity)[:16], key, values,
                                      RunSpec(label, r, seed, fixed, values)))
     return runs

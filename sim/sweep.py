@@ -29,7 +29,6 @@ import traceback
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -48,6 +47,7 @@ from sim.runstore import RunStore
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
+EXIT_ABORTED = 1
 #: Command-line arguments as the user gave them (main() rewrites sys.argv for Hydra).
 COMMAND: list[str] = []
 SWEEP_PACKAGES = ("scipy", "SALib", "dask", "distributed", "ema_workbench")
@@ -88,24 +88,34 @@ class SweepResult:
     failed_now: int = 0
     failed_total: int = 0  # runs recorded as failed in the whole dataset
     wall_seconds: float = 0.0  # from starting the executor to the last batch written
+    startup_seconds: float = 0.0  # of which starting the executor (pool or cluster, connecting to it)
     run_seconds: float = 0.0  # simulation time summed over the runs done now
     slots: int = 1
     executor: str = ""
     interrupted: bool = False
+    aborted: str = ""  # why the executor failed (a worker or the cluster was lost), if it did
 
     @property
     def overhead(self) -> float:
-        """Share of worker time not spent simulating (scheduling, transfer, writing, idle tail)."""
+        """Share of worker time not spent simulating (start-up, scheduling, transfer, writing, idle tail)."""
         capacity = self.wall_seconds * self.slots
+        return max(0.0, 1.0 - self.run_seconds / capacity) if capacity > 0 else 0.0
+
+    @property
+    def overhead_after_startup(self) -> float:
+        """:attr:`overhead` without the time the executor took to start."""
+        capacity = (self.wall_seconds - self.startup_seconds) * self.slots
         return max(0.0, 1.0 - self.run_seconds / capacity) if capacity > 0 else 0.0
 
     def report(self) -> str:
         """Readable summary of the invocation."""
         lines = [f"{self.planned} runs in the experiment: {self.skipped} already done, {self.ran} run now "
-                 f"({self.failed_now} failed) in {self.wall_seconds:.1f} s on {self.executor}."]
+                 f"({self.failed_now} failed)" + (f" in {self.wall_seconds:.1f} s on {self.executor}." if self.executor
+                                                  else ".")]
         if self.ran:
             lines.append(f"Simulation time {self.run_seconds:.1f} s; scheduling overhead "
-                         f"{100 * self.overhead:.1f}% of worker time.")
+                         f"{100 * self.overhead:.1f}% of worker time ({100 * self.overhead_after_startup:.1f}% "
+                         f"after the {self.startup_seconds:.1f} s the executor took to start).")
         if self.failed_total:
             lines.append(f"FAILED RUNS: {self.failed_total} of {self.planned} (recorded with their error; see "
                          f"{self.out / 'failures.csv'}; rerun with retry_failed=true to try them again).")
@@ -196,7 +206,7 @@ def _record(exp: Experiment, design: Design, n_runs: int, out: Path) -> dict:
     for label in exp.scenarios:
         fixed = [*exp.overrides, f"steps={exp.steps[label]}"]
         cfg = OmegaConf.to_container(load_config(scenario_presets(label), fixed), resolve=True)
-        scenarios[label] = {"presets": scenario_presets(label), "overrides": fixed,
+        scenarios[label] = {"presets": scenario_presets(label), "overrides": fixed, "steps": exp.steps[label],
                             "config": {k: v for k, v in cfg.items() if k != "run"}}
     return {"experiment": exp.config,
             "design": {"method": exp.design.method, "rows": len(design.points),
@@ -215,7 +225,8 @@ def check_resumable(exp: Experiment, plan: Sequence[SweepRun], store: RunStore) 
     if stale:
         raise ConfigError(
             f"{store.out} holds {len(stale)} run(s) that are not part of experiment '{exp.name}' as now defined "
-            "(its scenarios, parameters, design, seeds, steps, overrides, recording or metrics changed). "
+            "(its scenarios, parameters, design, seeds, steps, overrides, recording or metrics changed, or the "
+            "model configuration of a scenario did). "
             "Choose another out=DIR, or delete the folder to start over.")
     return done
 
@@ -236,11 +247,16 @@ def run_sweep(exp: Experiment, settings: Settings) -> SweepResult:
         todo = [r for r in plan if r.run_id not in finished]
         record = _record(exp, design, len(plan), out)
         session = len(record["sessions"])
+        before = {s.get("git_revision") for s in record["sessions"]} - {None}
         entry = {"session": session, **provenance(packages_sweep=package_versions(SWEEP_PACKAGES),
                                                   command=" ".join(["sim-sweep", *COMMAND]) if COMMAND else
                                                   " ".join(sys.argv)),
                  "runs_planned": len(plan), "runs_already_done": len(finished), "runs_to_do": len(todo)}
         record["sessions"].append(entry)
+        if finished and todo and before - {entry["git_revision"]}:
+            print(f"sim-sweep: warning: {out} holds runs made with code revision(s) {', '.join(sorted(before))}; "
+                  f"this session runs {entry['git_revision']}. The 'session' column tells them apart; use a new "
+                  "out=DIR for a dataset made with one revision.", file=sys.stderr)
         _atomic_yaml(out / "experiment.yaml", record)
         design.frame().to_parquet(out / "design.parquet", index=False)
         result = SweepResult(out=out, planned=len(plan), skipped=len(finished))
@@ -250,7 +266,10 @@ def run_sweep(exp: Experiment, settings: Settings) -> SweepResult:
         entry.update({"finished": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
                       "executor": result.executor, "runs_done": result.ran, "runs_failed": result.failed_now,
                       "wall_seconds": round(result.wall_seconds, 3), "run_seconds": round(result.run_seconds, 3),
-                      "overhead": round(result.overhead, 4), "interrupted": result.interrupted})
+                      "startup_seconds": round(result.startup_seconds, 3), "overhead": round(result.overhead, 4),
+                      "overhead_after_startup": round(result.overhead_after_startup, 4),
+                      "interrupted": result.interrupted,
+                      "aborted": result.aborted or None})
         _atomic_yaml(out / "experiment.yaml", record)
     return result
 
@@ -264,21 +283,26 @@ def _execute(exp: Experiment, settings: Settings, todo: list[SweepRun], store: R
     try:
         with make_executor(settings.executor, settings.workers, settings.address, settings.processes) as ex:
             result.executor, result.slots = ex.description, ex.slots
+            result.startup_seconds = time.perf_counter() - start
+            if getattr(ex, "dashboard", None):
+                print(f"Dask dashboard: {ex.dashboard}", file=sys.stderr)
             size = settings.batch_size or auto_batch_size(len(todo), ex.slots)
             batches = batched(todo, size)
             bar = tqdm(total=len(todo), unit="run", desc=exp.name, disable=not settings.progress,
                        dynamic_ncols=True)
             for i, table in ex.map_unordered(fn, batches):
                 store.write(table, session)
-                first = table.group_by("run_id").aggregate([("error", "count"), ("run_seconds", "max")])
+                per_run = table.select(["run_id", "run_seconds"]).to_pandas().drop_duplicates("run_id")
                 result.ran += len(batches[i])
-                result.failed_now += int(sum(first["error_count"].to_pylist()))
-                result.run_seconds += float(sum(first["run_seconds_max"].to_pylist()))
+                result.failed_now += table.num_rows - table["error"].null_count  # a failed run has one row
+                result.run_seconds += float(per_run["run_seconds"].sum())
                 bar.update(len(batches[i]))
                 if result.failed_now:
                     bar.set_postfix(failed=result.failed_now)
     except KeyboardInterrupt:
         result.interrupted = True
+    except Exception as exc:  # noqa: BLE001 - runs' own errors are caught in run_batch: this is the executor
+        result.aborted = f"{type(exc).__name__}: {exc}".splitlines()[0]
     finally:
         result.wall_seconds = time.perf_counter() - start
         if bar is not None:
@@ -297,9 +321,14 @@ def sweep(experiment: str, overrides: Sequence[str] = ()) -> SweepResult:
 
 def _finish(result: SweepResult, settings: Settings) -> None:
     print(result.report())
+    saved = (f"{result.skipped + result.ran} of {result.planned} runs are saved in {result.out / 'runs'}; "
+             "run the same command again to resume.")
     if result.interrupted:
-        print(f"Interrupted: {result.skipped + result.ran} of {result.planned} runs are saved in "
-              f"{result.out / 'runs'}; run the same command again to resume.", file=sys.stderr)
+        print(f"Interrupted: {saved}", file=sys.stderr)
+        return
+    if result.aborted:
+        print(f"sim-sweep: the executor failed ({result.aborted}), e.g. a worker process was killed or ran out "
+              f"of memory, or the Dask scheduler was lost. {saved}", file=sys.stderr)
         return
     if settings.analyze:
         from sim.analyze import analyze
@@ -337,6 +366,8 @@ def _hydra_app(cfg: DictConfig) -> None:
         _finish(result, settings)
     if result.interrupted:
         raise SystemExit(EXIT_INTERRUPTED)
+    if result.aborted:
+        raise SystemExit(EXIT_ABORTED)
 
 
 def _fail(message: str) -> None:
@@ -368,7 +399,8 @@ def main() -> None:
         _fail(str(exc))
     register_schema()
     # Hydra writes its .hydra/ record into the sweep's folder; the sweep itself does not log.
-    sys.argv = [sys.argv[0], f"experiment={stem}", "hydra.run.dir=${out}", "hydra/job_logging=none", *rest]
+    sys.argv = [sys.argv[0], f"experiment={stem}", "hydra.run.dir=${out}", "hydra/job_logging=none",
+                "hydra/hydra_logging=none", *rest]
     hydra.main(config_path=str(directory), config_name=stem, version_base="1.3")(_hydra_app)()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -69,19 +70,24 @@ def plan_of(path: Path, overrides=()) -> list:
 def test_same_results_with_one_two_workers_and_dask(factorial: Path, tmp_path: Path) -> None:
     from distributed import LocalCluster
 
-    out = {k: tmp_path / k for k in ("w1", "w2", "dask_address", "dask_local")}
+    out = {k: tmp_path / k for k in ("w1", "w2", "dask_address", "dask_file", "dask_local")}
     sweep(str(factorial), [f"out={out['w1']}", "workers=1", "analyze=false"])
     sweep(str(factorial), [f"out={out['w2']}", "workers=2", "batch_size=1", "analyze=false"])
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         r = sweep(str(factorial), [f"out={out['dask_address']}", "executor=dask",
                                    f"dask.address={cluster.scheduler_address}", "batch_size=2", "analyze=false"])
         assert r.executor.startswith(f"dask ({cluster.scheduler_address})") and r.slots == 2
+        # a scheduler file, as `dask scheduler --scheduler-file` writes (its "address" entry is what clients read)
+        (tmp_path / "scheduler.json").write_text(json.dumps({"type": "Scheduler",
+                                                             "address": cluster.scheduler_address}))
+        sweep(str(factorial), [f"out={out['dask_file']}", "executor=dask", f"dask.address={tmp_path}/scheduler.json",
+                               "analyze=false"])
     # the executor's own LocalCluster, with threads: configs are composed under a lock
     sweep(str(factorial), [f"out={out['dask_local']}", "executor=dask", "workers=2", "dask.processes=false",
                            "batch_size=1", "analyze=false"])
     ref = dataset(out["w1"])
     assert len(ref) == 4 * 3 * 4 and ref["error"].isna().all()  # 4 points x 3 replicates x steps 0,4,8,12
-    for key in ("w2", "dask_address", "dask_local"):
+    for key in ("w2", "dask_address", "dask_file", "dask_local"):
         pd.testing.assert_frame_equal(dataset(out[key]), ref, check_like=True)
     # parameter values set on the composed config give what the same Hydra overrides give
     row = ref[(ref["policy.goal_clarity"] == 0.9) & (ref["knowledge.mode"] == "plan") & (ref["replicate"] == 2)]
@@ -189,6 +195,29 @@ def test_failing_run_is_recorded_and_the_rest_complete(factorial: Path, tmp_path
     assert RunStore(out).read()["error"].isna().all() and not (out / "failures.csv").exists()
 
 
+def test_lost_worker_stops_the_sweep_cleanly_and_the_rerun_completes(factorial: Path, tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    from sim.model import DistrictModel
+
+    original, parent = DistrictModel.step, os.getpid()
+    doomed = sorted(r.spec.seed for r in plan_of(factorial))[5]
+
+    def step(self):
+        if os.getpid() != parent and self.seed == doomed:
+            os._exit(1)  # the worker process dies, as if killed or out of memory
+        return original(self)
+
+    monkeypatch.setattr(DistrictModel, "step", step)
+    out = tmp_path / "out"
+    result = sweep(str(factorial), [f"out={out}", "workers=2", "batch_size=1"])
+    assert result.aborted.startswith("BrokenProcessPool") and result.ran < 12
+    assert "the same command again to resume" in capsys.readouterr().err
+    monkeypatch.setattr(DistrictModel, "step", original)
+    again = sweep(str(factorial), [f"out={out}", "workers=2", "analyze=false"])
+    assert again.skipped == result.ran and again.ran == 12 - result.ran and not again.aborted
+    assert_each_run_once(out, {r.run_id for r in plan_of(factorial)}, steps_per_run=4)
+
+
 # --------------------------------------------------------------------------- bad input
 
 def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
@@ -224,7 +253,8 @@ def test_unknown_experiment_lists_the_available_ones(monkeypatch: pytest.MonkeyP
 
 
 @pytest.mark.parametrize("body, overrides, message", [
-    ({"parameters": {"policy": {"goal_clarity": {"values": []}}}}, [], "parameters.policy.goal_clarity.values is empty"),
+    ({"parameters": {"policy": {"goal_clarity": {"values": []}}}}, [],
+     "parameters.policy.goal_clarity.values is empty"),
     ({"parameters": {"policy": {"goal_clarity": {"values": [0.5, 1.5]}}}}, [],
      "Invalid value 1.5 for 'policy.goal_clarity'"),
     ({"parameters": {"policy": {"coaching_fte": {"range": [0, 9]}}}, "design": {"method": "lhs", "samples": 3}}, [],
