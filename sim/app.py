@@ -160,19 +160,27 @@ def settings_text(model: WorkshopModel) -> str:
             f"teachers. In effect: {'; '.join(parts)}. Backing away: {backaway}.")
 
 
+#: Every view fills its grid cell and scrolls inside it; pictures shrink to fit rather than overflow.
+FIT_CSS = """
+.sim-fit { height: 100%; overflow: auto; }
+.sim-fit img { max-width: 100%; max-height: calc(100% - 22px); width: auto; height: auto; object-fit: contain; }
+"""
+
+
 def status_view(model: WorkshopModel):
-    """Status in plain words, headline numbers next to the baseline, settings, export button."""
+    """Status in plain words, headline numbers next to the baseline, and the export button."""
     saved, set_saved = solara.use_state("")
     root = os.environ.get(OUT_ENV, DEFAULT_OUT)
 
     def save() -> None:
         try:
             out = export_comparison(model, root)
-            set_saved(f"Saved {out} (comparison.csv, curves.png, district.png, provenance.yaml)")
+            set_saved(f"Saved {out} (comparison.csv, PNG figures, provenance.yaml)")
         except OSError as exc:
             set_saved(f"Could not save under {root}: {exc}")
 
-    with solara.Column(classes=["sim-status"], style={"padding": "6px"}) as col:
+    with solara.Column(classes=["sim-status", "sim-fit"], gap="6px", style={"padding": "4px"}) as col:
+        solara.Style(FIT_CSS)
         if getattr(model, "input_error", None):
             solara.Error(model.input_error, classes=["sim-input-error"])
         solara.Text(f"{CHOSEN.capitalize()}: {model_status(model)}", classes=["sim-status-chosen"],
@@ -184,13 +192,21 @@ def status_view(model: WorkshopModel):
             solara.Text("These settings are the baseline: nothing to compare side by side.",
                         classes=["sim-status-note"])
         solara.HTML(tag="div", unsafe_innerHTML=headline_html(model), classes=["sim-headline"])
-        solara.Text(settings_text(model), classes=["sim-settings"], style={"font-size": "12px"})
-        solara.Text("Move the controls, then press Reset to start a district with them (guide: Page 1).",
-                    style={"font-size": "12px", "font-style": "italic"})
-        solara.Button("Save comparison (PNG + CSV)", on_click=save, color="primary", outlined=True,
-                      classes=["sim-export"])
-        if saved:
-            solara.Text(saved, classes=["sim-export-result"], style={"font-size": "12px"})
+        with solara.Row(gap="8px", style={"align-items": "center"}):
+            solara.Button("Save comparison (PNG + CSV)", on_click=save, color="primary", outlined=True,
+                          classes=["sim-export"])
+            if saved:
+                solara.Text(saved, classes=["sim-export-result"], style={"font-size": "12px"})
+    return col
+
+
+def settings_view(model: WorkshopModel):
+    """The settings of the run on show, and how to change them."""
+    with solara.Column(classes=["sim-fit"], gap="6px", style={"padding": "4px"}) as col:
+        solara.Text("Move the controls, then press Reset to start a district with them; Step and Play advance "
+                    "it one school month at a time (10 months a year). Page 1 explains every control.",
+                    style={"font-size": "13px", "font-style": "italic"})
+        solara.Text(settings_text(model), classes=["sim-settings"], style={"font-size": "13px"})
     return col
 
 
@@ -198,7 +214,9 @@ def district_view(model: WorkshopModel):
     """The district picture of each run, redrawn each frame."""
     picture = solara.use_memo(lambda: DistrictPicture(model.runs()), dependencies=[model])
     picture.update()
-    return solara.Image(picture.png(), classes=["sim-district"])
+    with solara.Column(classes=["sim-fit"], gap="0px", style={"align-items": "center"}) as col:
+        solara.Image(picture.png(), classes=["sim-district"])
+    return col
 
 
 def chart_view(name: str) -> Callable[[WorkshopModel], Any]:
@@ -208,7 +226,8 @@ def chart_view(name: str) -> Callable[[WorkshopModel], Any]:
         chart = solara.use_memo(lambda: Chart(name, [label for label, _ in model.runs()], model.p.steps),
                                 dependencies=[model])
         chart.update(_runs_series(model))
-        with solara.Column(classes=[f"sim-chart-{name}"], gap="0px") as col:
+        with solara.Column(classes=[f"sim-chart-{name}", "sim-fit"], gap="0px",
+                           style={"align-items": "center"}) as col:
             solara.Image(chart.png(), classes=[f"sim-chart-image-{name}"])
             solara.Text(chart.caption(), classes=[f"sim-caption-{name}"], style={"font-size": "12px"})
         return col
@@ -230,7 +249,8 @@ def guide_html() -> str:
                  spec.source))
     for lever in LEVERS:
         lo, hi = lever.bounds
-        rows.append((lever.label, lever.spec.meaning, lever.spec.unit, f"[{lo:g}, {hi:g}]", lever.spec.source))
+        rows.append((lever.label, f"{lever.note} ({lever.spec.meaning})" if lever.note else lever.spec.meaning,
+                     lever.spec.unit, f"[{lo:g}, {hi:g}]", lever.spec.source))
     for choice in CHOICES:
         rows.append((choice.label, choice.spec.meaning, "", ", ".join(choice.values), choice.spec.source))
     body = "".join(f"<tr><td><b>{a}</b></td><td>{b}</td><td>{c}</td><td>{d}</td><td>{e}</td></tr>"
@@ -248,7 +268,7 @@ def guide_view(model: WorkshopModel):
     return solara.HTML(tag="div", unsafe_innerHTML=guide_html(), classes=["sim-guide"])
 
 
-COMPONENTS = [status_view, district_view, *(chart_view(name) for name in CHARTS), (guide_view, 1)]
+COMPONENTS = [status_view, district_view, *(chart_view(name) for name in CHARTS), settings_view, (guide_view, 1)]
 
 
 @solara.component

@@ -26,7 +26,7 @@ from omegaconf import OmegaConf
 from sim.config import ConfigError, ParamSpec, available_scenarios, load_config, parameter_specs
 from sim.model import DistrictModel
 from sim.processes import MONTHS_PER_YEAR
-from sim.provenance import provenance
+from sim.provenance import package_versions, provenance
 
 BASELINE = "baseline"
 AS_PRESET = "as preset"
@@ -50,6 +50,7 @@ class Lever:
     label: str
     step: float = 0.05
     ui_max: float | None = None
+    note: str = ""
 
     @property
     def spec(self) -> ParamSpec:
@@ -98,7 +99,9 @@ LEVERS: tuple[Lever, ...] = (
     Lever("coaching", "policy.coaching_fte", "Coaching", step=0.1),
     Lever("flexibility", "policy.flexibility", "Flexibility"),
     Lever("test_pressure", "policy.test_pressure", "Test pressure"),
-    Lever("patience", "backaway.grace_steps", "Patience", step=1, ui_max=100),
+    Lever("patience", "backaway.grace_steps", "Patience", step=1, ui_max=100,
+          note="Months the district waits before it may back away after disappointing results; only matters "
+               "in presets where it can back away (backaway.enabled)."),
     Lever("teacher_capacity", "teacher.capacity_mean", "Teacher capacity"),
     Lever("teacher_autonomy", "teacher.autonomy_mean", "Teacher autonomy"),
 )
@@ -328,11 +331,13 @@ def export_comparison(model: WorkshopModel, root: Path | str = "results/app") ->
     """Save the current comparison for a handout: PNG figures, CSV, config and provenance.
 
     Writes ``<root>/<time>_<scenario>_seed<seed>_step<step>/`` with
-    ``comparison.csv``, ``curves.png``, ``district.png``, ``config.yaml``,
-    ``config_baseline.yaml``, ``provenance.yaml`` and ``status.txt``.
+    ``comparison.csv`` (both runs, every step), ``curves.png`` (six metrics),
+    the app's figures ``district.png``, ``adoption.png``, ``schools.png`` and
+    ``strain.png``, ``config.yaml``, ``config_baseline.yaml``,
+    ``provenance.yaml`` and ``status.txt``.
     Returns that folder.
     """
-    from sim.app_views import DistrictPicture
+    from sim.app_views import CHARTS, Chart, DistrictPicture
     from sim.plots import curves_with_bands
 
     s = model.settings
@@ -351,9 +356,15 @@ def export_comparison(model: WorkshopModel, root: Path | str = "results/app") ->
                                "mean_exhaustion", "equity_gap"),
                       title=f"{s.scenario} (your settings) vs baseline, seed {s.seed}, {s.schools} schools, "
                             f"{when(model.steps).lower()}")
-    picture = DistrictPicture([(CHOSEN, model), (REFERENCE, base)], animated=False)
+    runs = [(CHOSEN, model), (REFERENCE, base)]
+    picture = DistrictPicture(runs, animated=False)
     picture.update()
     picture.fig.savefig(out / "district.png", dpi=150)
+    data = {label: m.timeseries() for label, m in runs}
+    for name in CHARTS:  # the app's own charts, as the workshop saw them
+        chart = Chart(name, [label for label, _ in runs], model.p.steps, animated=False)
+        chart.update(data)
+        chart.fig.savefig(out / f"{name}.png", dpi=150)
     (out / "config.yaml").write_text(OmegaConf.to_yaml(load_config(s.scenario, s.overrides())))
     (out / "config_baseline.yaml").write_text(OmegaConf.to_yaml(load_config(BASELINE, s.reference().overrides())))
     last = df[df["step"] == model.steps].set_index("run")
@@ -361,6 +372,7 @@ def export_comparison(model: WorkshopModel, root: Path | str = "results/app") ->
                                             for label in (CHOSEN, REFERENCE)))
     meta = provenance(seed=s.seed, scenario=s.scenario, steps=model.steps, overrides=s.overrides(),
                       baseline_overrides=s.reference().overrides(), app_settings=s.as_args(),
+                      app_packages=package_versions(("solara", "solara-assets", "ipyvuetify")),
                       reproduce="sim-app export " + " ".join([*s.as_args(), f"steps={model.steps}"]))
     (out / "provenance.yaml").write_text(yaml.safe_dump(meta, sort_keys=False))
     return out

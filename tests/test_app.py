@@ -171,8 +171,9 @@ def test_export_writes_the_comparison_with_provenance(tmp_path):
     m = WorkshopModel(s)
     m.run(7)
     out = export_comparison(m, tmp_path)
-    assert {p.name for p in out.iterdir()} == {"comparison.csv", "curves.png", "district.png", "config.yaml",
-                                               "config_baseline.yaml", "provenance.yaml", "status.txt"}
+    assert {p.name for p in out.iterdir()} == {"comparison.csv", "curves.png", "district.png", "adoption.png",
+                                               "schools.png", "strain.png", "config.yaml", "config_baseline.yaml",
+                                               "provenance.yaml", "status.txt"}
     df = pd.read_csv(out / "comparison.csv")
     chosen = df[df["run"] == CHOSEN].drop(columns=["run", "scenario", "seed", "when"]).reset_index(drop=True)
     base = df[df["run"] == REFERENCE].drop(columns=["run", "scenario", "seed", "when"]).reset_index(drop=True)
