@@ -315,10 +315,15 @@ def baseline_twin(model: WorkshopModel) -> DistrictModel:
 
 
 def comparison_frame(model: WorkshopModel, base: DistrictModel) -> pd.DataFrame:
-    """Tidy time series of the chosen settings (``run`` = "your settings") and the baseline ``base``."""
+    """Tidy time series of the chosen settings (``run`` = "your settings") and the baseline ``base``.
+
+    Both are cut at the step both have reached (the app may be playing while it exports).
+    """
+    last = min(model.steps, base.steps)
     frames = []
     for label, settings, m in ((CHOSEN, model.settings, model), (REFERENCE, model.settings.reference(), base)):
         ts = m.timeseries()
+        ts = ts[ts["step"] <= last].copy()
         ts.insert(0, "seed", settings.seed)
         ts.insert(0, "scenario", settings.scenario)
         ts.insert(0, "run", label)
@@ -334,46 +339,49 @@ def export_comparison(model: WorkshopModel, root: Path | str = "results/app") ->
     ``comparison.csv`` (both runs, every step), ``curves.png`` (six metrics),
     the app's figures ``district.png``, ``adoption.png``, ``schools.png`` and
     ``strain.png``, ``config.yaml``, ``config_baseline.yaml``,
-    ``provenance.yaml`` and ``status.txt``.
-    Returns that folder.
+    ``provenance.yaml`` and ``status.txt``. Returns that folder.
+
+    CSV, charts, status and provenance share one step (the last both runs
+    reached); pressed while playing, the district picture may be a step ahead.
     """
     from sim.app_views import CHARTS, Chart, DistrictPicture
     from sim.plots import curves_with_bands
 
     s = model.settings
+    base = baseline_twin(model)
+    df = comparison_frame(model, base)
+    step = int(df["step"].max())
     stamp = _dt.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
-    out = Path(root) / f"{stamp}_{s.scenario}_seed{s.seed}_step{model.steps}"
+    out = Path(root) / f"{stamp}_{s.scenario}_seed{s.seed}_step{step}"
     suffix = 1
     while out.exists():
         suffix += 1
         out = out.with_name(f"{out.name.split('~')[0]}~{suffix}")
     out.mkdir(parents=True)
-    base = baseline_twin(model)
-    df = comparison_frame(model, base)
     df.to_csv(out / "comparison.csv", index=False)
     curves_with_bands(df, out / "curves.png", by="run",
                       metrics=("teacher_adoption", "deep_adoption", "schoolwide_share", "replicated_models",
                                "mean_exhaustion", "equity_gap"),
                       title=f"{s.scenario} (your settings) vs baseline, seed {s.seed}, {s.schools} schools, "
-                            f"{when(model.steps).lower()}")
+                            f"{when(step).lower()}")
     runs = [(CHOSEN, model), (REFERENCE, base)]
     picture = DistrictPicture(runs, animated=False)
     picture.update()
     picture.fig.savefig(out / "district.png", dpi=150)
-    data = {label: m.timeseries() for label, m in runs}
+    data = {label: g.drop(columns=["run", "scenario", "seed", "when"]) for label, g in df.groupby("run", sort=False)}
     for name in CHARTS:  # the app's own charts, as the workshop saw them
         chart = Chart(name, [label for label, _ in runs], model.p.steps, animated=False)
         chart.update(data)
         chart.fig.savefig(out / f"{name}.png", dpi=150)
     (out / "config.yaml").write_text(OmegaConf.to_yaml(load_config(s.scenario, s.overrides())))
     (out / "config_baseline.yaml").write_text(OmegaConf.to_yaml(load_config(BASELINE, s.reference().overrides())))
-    last = df[df["step"] == model.steps].set_index("run")
+    last = df[df["step"] == step].set_index("run")
     (out / "status.txt").write_text("".join(f"{label}: {status_line(last.loc[label], s.schools)}\n"
                                             for label in (CHOSEN, REFERENCE)))
-    meta = provenance(seed=s.seed, scenario=s.scenario, steps=model.steps, overrides=s.overrides(),
+    meta = provenance(seed=s.seed, scenario=s.scenario, steps=step, overrides=s.overrides(),
                       baseline_overrides=s.reference().overrides(), app_settings=s.as_args(),
                       app_packages=package_versions(("solara", "solara-assets", "ipyvuetify")),
-                      reproduce="sim-app export " + " ".join([*s.as_args(), f"steps={model.steps}"]))
+                      reproduce="sim-app export " + " ".join([*s.as_args(), f"steps={step}"]))
     (out / "provenance.yaml").write_text(yaml.safe_dump(meta, sort_keys=False))
     return out
 
