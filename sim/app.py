@@ -45,7 +45,7 @@ OUT_ENV = "SIM_APP_OUT"
 EXIT_BAD_INPUT = 2
 TITLE = "What if? Classroom innovation in a district"
 #: Milliseconds between steps while playing (the sidebar slider changes it live).
-PLAY_INTERVAL_MS = 40
+PLAY_INTERVAL_MS = 20
 HEADLINE = ("teacher_adoption", "deep_adoption", "schoolwide_share", "pilot_stall_share", "replicated_models",
             "mean_exhaustion", "equity_gap")
 HEADLINE_WORDS = {

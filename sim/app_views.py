@@ -68,6 +68,7 @@ RUN_STYLE = ("-", "--", ":")
 METRIC_COLORS = ("#2166ac", "#b2182b")
 FIGSIZE = (4.6, 3.4)
 DPI = 100
+PALETTE_COLORS = 64
 
 
 def is_share(metric: str) -> bool:
@@ -133,6 +134,9 @@ class LiveFigure:
             self.fig.draw_artist(artist)
         w, h = self.canvas.get_width_height()
         img = Image.frombuffer("RGBA", (w, h), self.canvas.buffer_rgba(), "raw", "RGBA", 0, 1).convert("RGB")
+        # A 64-colour palette keeps these flat pictures sharp, makes frames about 4x smaller (135 -> 35 kB for
+        # the district) and encodes faster, so a browser on a busy laptop keeps up with play.
+        img = img.quantize(PALETTE_COLORS, method=Image.Quantize.FASTOCTREE)
         out = io.BytesIO()
         img.save(out, format="png", compress_level=1)
         return out.getvalue()
@@ -296,9 +300,11 @@ class DistrictPicture(LiveFigure):
                 "wide": self.add(ax.scatter(empty[:, 0], empty[:, 1], s=self.ring, facecolors="none",
                                             edgecolors="#222222", linewidths=1.6)),
                 "own": self.add(ax.scatter(empty[:, 0], empty[:, 1], s=max(12.0, 0.12 * self.ring), marker="*",
-                                           c="#e6ab02", edgecolors="black", linewidths=0.4, zorder=3)),
+                                           c="#e6ab02", edgecolors="black", linewidths=0.4, zorder=3,
+                                           clip_on=False)),
                 "copied": self.add(ax.scatter(empty[:, 0], empty[:, 1], s=max(10.0, 0.08 * self.ring), marker="D",
-                                              c="#7570b3", edgecolors="black", linewidths=0.4, zorder=3)),
+                                              c="#7570b3", edgecolors="black", linewidths=0.4, zorder=3,
+                                              clip_on=False)),
             })
 
     def update(self) -> None:

@@ -2,11 +2,13 @@
 
 Two numbers:
 
-* server frame time: one model step of the chosen settings and the baseline
-  twin plus re-rendering every view, measured in-process with
-  ``solara.render`` (no browser, no network);
-* steps per second in Chromium: ``sim-app`` is started, the page is reset
-  to side-by-side settings, played for ``--seconds`` and the step counter read.
+* server frame time (wall clock and CPU): one model step of the chosen
+  settings and the baseline twin plus re-rendering every view, measured
+  in-process with ``solara.render`` (no browser, no network);
+* playing in Chromium: ``sim-app`` is started, the page is reset to
+  side-by-side settings and played for ``--seconds``; reported are the steps
+  the server made per second and the district pictures per second the
+  browser actually displayed during play (it may lag on a busy machine).
 
 Run: ``python tests/browser/bench_app_play.py [--seconds 10] [--schools 50]``
 (needs /usr/bin/chromium for the second number). Prints one line per number
@@ -32,7 +34,7 @@ sys.path.insert(0, str(REPO))
 SETTINGS = {"coaching": 1.0, "goal_clarity": 0.8, "knowledge": "plan"}
 
 
-def server_frame_time(schools: int, frames: int = 30) -> float:
+def server_frame_time(schools: int, frames: int = 30) -> tuple[float, float]:
     import solara
     from mesa.visualization.solara_viz import SolaraViz
     from mesa.visualization.utils import force_update
@@ -45,15 +47,15 @@ def server_frame_time(schools: int, frames: int = 30) -> float:
     for _ in range(3):
         model.step()
         force_update()
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), time.process_time()
     for _ in range(frames):
         model.step()
         force_update()
     rc.close()
-    return (time.perf_counter() - t) / frames
+    return (time.perf_counter() - t) / frames, (time.process_time() - cpu) / frames
 
 
-def browser_steps_per_second(schools: int, seconds: float) -> float:
+def browser_steps_per_second(schools: int, seconds: float) -> tuple[float, float]:
     from playwright.sync_api import expect, sync_playwright
 
     with socket.socket() as s:
@@ -91,13 +93,27 @@ def browser_steps_per_second(schools: int, seconds: float) -> float:
             def steps() -> int:
                 return int(counter.first.inner_text().split(":")[1])
 
-            start, t0 = steps(), time.monotonic()
-            page.get_by_role("button", name="▶", exact=True).click()
-            time.sleep(seconds)
-            end, t1 = steps(), time.monotonic()
-            page.get_by_role("button", name="❚❚", exact=True).click()
+            # Count the district pictures the browser actually shows (src changes), with their times.
+            page.evaluate("""() => { window.__shown = [];
+                const img = document.querySelector('img.sim-district');
+                new MutationObserver(() => window.__shown.push(performance.now()))
+                    .observe(img, {attributes: true, attributeFilter: ['src']}); }""")
+            start = steps()
+            t0_page, t0 = page.evaluate("performance.now()"), time.monotonic()
+            play = page.get_by_role("button", name="▶", exact=True)
+            box = play.bounding_box()
+            play.click()
+            page.wait_for_timeout(1000 * seconds)
+            page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)  # ❚❚, as input event
+            t1 = time.monotonic()
+            end, since = steps(), time.monotonic()
+            while time.monotonic() - since < 2:
+                page.wait_for_timeout(250)
+                if steps() != end:
+                    end, since = steps(), time.monotonic()
+            shown = page.evaluate(f"window.__shown.filter(t => t <= {t0_page + 1000 * (t1 - t0)}).length")
             browser.close()
-        return (end - start) / (t1 - t0)
+        return (end - start) / (t1 - t0), shown / (t1 - t0)
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -109,13 +125,13 @@ def main() -> None:
     parser.add_argument("--schools", type=int, default=50)
     args = parser.parse_args()
     load = os.getloadavg()[0]
-    frame = server_frame_time(args.schools)
-    print(f"server frame (step + all views, side by side, {args.schools} schools): {1000 * frame:.0f} ms "
-          f"= {1 / frame:.1f} frames/s; load average {load:.1f} on {os.cpu_count()} cores")
+    frame, cpu = server_frame_time(args.schools)
+    print(f"server frame (step + all views, side by side, {args.schools} schools): {1000 * frame:.0f} ms wall "
+          f"= {1 / frame:.1f} frames/s, {1000 * cpu:.0f} ms CPU; load average {load:.1f} on {os.cpu_count()} cores")
     if Path("/usr/bin/chromium").exists():
-        rate = browser_steps_per_second(args.schools, args.seconds)
-        print(f"playing in Chromium (play interval 40 ms, render every step): {rate:.1f} steps/s; "
-              f"load average {os.getloadavg()[0]:.1f}")
+        rate, shown = browser_steps_per_second(args.schools, args.seconds)
+        print(f"playing in Chromium (play interval 20 ms, render every step): server {rate:.1f} steps/s, "
+              f"browser shows {shown:.1f} pictures/s; load average {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":
