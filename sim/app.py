@@ -11,7 +11,7 @@ a CSV and provenance under ``results/app/``.
 Usage::
 
     sim-app [port=8765] [out=results/app]          # serve on http://127.0.0.1:<port>/
-    sim-app export [scenario=..] [seed=..] [schools=..] [<lever>=..] [steps=20] [out=results/app]
+    sim-app export [scenario=..] [seed=..] [schools=..] [<lever>=..] [steps=<months>] [out=results/app]
 
 ``python -m sim.app`` does the same. The page itself is ``Page`` (``solara run
 sim.app`` also serves it). See docs/app.md.
@@ -19,6 +19,7 @@ sim.app`` also serves it). See docs/app.md.
 
 from __future__ import annotations
 
+import html
 import os
 import socket
 import sys
@@ -37,6 +38,7 @@ from sim.app_model import (CHOICES, CHOSEN, LEVERS, MAX_APP_SCHOOLS, REFERENCE, 
                            Settings, WorkshopModel, export_comparison, model_status, settings_from_args)
 from sim.app_views import CHARTS, Chart, DistrictPicture, fmt_value, is_share  # noqa: E402
 from sim.config import ConfigError, available_scenarios, parameter_specs  # noqa: E402
+from sim.plots import LABELS  # noqa: E402
 
 HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
@@ -48,12 +50,6 @@ TITLE = "What if? Classroom innovation in a district"
 PLAY_INTERVAL_MS = 20
 HEADLINE = ("teacher_adoption", "deep_adoption", "schoolwide_share", "pilot_stall_share", "replicated_models",
             "mean_exhaustion", "equity_gap")
-HEADLINE_WORDS = {
-    "teacher_adoption": "Teachers using it (any quality)", "deep_adoption": "Teachers using it with depth",
-    "schoolwide_share": "Schools where it is school-wide", "pilot_stall_share": "Schools stalled in pilot classrooms",
-    "replicated_models": "Models replicated in another school", "mean_exhaustion": "Teacher exhaustion",
-    "equity_gap": "Equity gap (typical vs margins)",
-}
 
 
 # -- controls ------------------------------------------------------------------------------------
@@ -125,7 +121,7 @@ def headline_html(model: WorkshopModel) -> str:
         cells = "".join(f"<td>{fmt_value(metric, v)}</td>" for v in vals)
         if len(runs) > 1:
             cells += f"<td>{_difference(metric, vals[0], vals[1])}</td>"
-        rows.append(f"<tr data-metric='{metric}'><td>{HEADLINE_WORDS[metric]}</td>{cells}</tr>")
+        rows.append(f"<tr data-metric='{metric}'><td>{LABELS[metric]}</td>{cells}</tr>")
     style = ("<style>.sim-table td,.sim-table th{padding:1px 8px;text-align:right;font-size:13px}"
              ".sim-table td:first-child{text-align:left}</style>")
     return f"{style}<table class='sim-table'><tr><th></th>{head}</tr>{''.join(rows)}</table>"
@@ -242,7 +238,8 @@ def guide_html() -> str:
              "district). Levers left at their starting mark keep the preset's value; a moved lever overrides it.",
              "", ", ".join(available_scenarios()), "scenarios/scenario/*.yaml"),
             ("Seed", "Fixes the district (networks, teachers, principals) and every chance event: same settings and "
-             "seed, same run, here and in sim.simulate.", "integer", "[0, 4294967295]", "reproducibility")]
+             "seed, same run, here and in sim.simulate.", "integer",
+             "[{:.0f}, {:.0f}]".format(*parameter_specs()["seed"].range), "reproducibility")]
     specs = parameter_specs()
     spec = specs[SCHOOLS_PATH]
     rows.append(("District size", spec.meaning, spec.unit, f"[{int(spec.range[0])}, {MAX_APP_SCHOOLS}] in the app",
@@ -253,8 +250,8 @@ def guide_html() -> str:
                      lever.spec.unit, f"[{lo:g}, {hi:g}]", lever.spec.source))
     for choice in CHOICES:
         rows.append((choice.label, choice.spec.meaning, "", ", ".join(choice.values), choice.spec.source))
-    body = "".join(f"<tr><td><b>{a}</b></td><td>{b}</td><td>{c}</td><td>{d}</td><td>{e}</td></tr>"
-                   for a, b, c, d, e in rows)
+    body = "".join("<tr><td><b>{}</b></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>".format(
+        *(html.escape(str(cell)) for cell in row)) for row in rows)
     steps = ("<p>Choose a preset and move levers, then press <b>Reset</b>: a new district starts with those "
              "settings (and the baseline next to it, same seed). <b>Step</b> advances one school month (10 months a "
              "school year); <b>&#9654;</b> plays. <b>Save comparison</b> writes PNG figures, a CSV and provenance "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import io
 import subprocess
 import sys
@@ -53,6 +54,8 @@ def test_controls_offer_every_preset_and_lever_within_its_documented_range():
         assert params[choice.name]["values"] == [AS_PRESET, *specs[choice.path].choices]
     # SolaraViz re-creates the model class with these names on Reset: it must accept them all.
     _check_model_params(app.AppModel.__init__, params)
+    guide = app.guide_html()  # page 1 explains every control from config.yaml
+    assert all(html.escape(spec.meaning) in guide for spec in (lv.spec for lv in (*LEVERS, *CHOICES)))
 
 
 def test_unmoved_levers_keep_the_preset_and_moved_levers_override_it():
