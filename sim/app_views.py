@@ -193,7 +193,7 @@ class Chart(LiveFigure):
                 ax.set_xlim(0, nice_ceiling(x[-1] * 1.25))
                 grow = True
             top = ax.get_ylim()[1]
-            if y.size and np.nanmax(y) > top:
+            if y.size and np.nanmax(y) > 0.95 * top and not (is_share(metric) and top >= 100.0):
                 new = nice_ceiling(np.nanmax(y) * 1.2)
                 ax.set_ylim(0, min(new, 100.0) if is_share(metric) else new)
                 grow = True
