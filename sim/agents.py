@@ -9,6 +9,7 @@ as read-write properties.
 
 from __future__ import annotations
 
+import gc
 import itertools
 import weakref
 from collections.abc import Iterator
@@ -256,14 +257,20 @@ def create_indexed(cls: type[Teacher] | type[Principal], model: mesa.Model, n: i
                                                 (model, "_agents_by_type"), (model, "_all_agents")))
     if not internals or cls.__init__ not in (Teacher.__init__, Principal.__init__):
         return [cls(model, i) for i in range(n)]
-    agents = [cls.__new__(cls) for _ in range(n)]
-    for i, agent, uid in zip(range(n), agents, itertools.islice(cls._ids[model], n)):
-        agent.__dict__.update(model=model, unique_id=uid, pos=None, index=i)
-    keys = dict.fromkeys(agents)
-    model._agents.update(keys)
-    if cls in model._agents_by_type:
-        model._agents_by_type[cls]._agents.update(keys)
-    else:
-        model._agents_by_type[cls] = AgentSet(agents, random=model.random)
-    model._all_agents._agents.update(keys)
+    collecting = gc.isenabled()
+    gc.disable()  # otherwise each batch of new objects triggers collections that rescan all of them
+    try:
+        agents = [cls.__new__(cls) for _ in range(n)]
+        for i, agent, uid in zip(range(n), agents, itertools.islice(cls._ids[model], n)):
+            agent.__dict__.update(model=model, unique_id=uid, pos=None, index=i)
+        keys = dict.fromkeys(agents)
+        model._agents.update(keys)
+        if cls in model._agents_by_type:
+            model._agents_by_type[cls]._agents.update(keys)
+        else:
+            model._agents_by_type[cls] = AgentSet(agents, random=model.random)
+        model._all_agents._agents.update(keys)
+    finally:
+        if collecting:
+            gc.enable()
     return agents

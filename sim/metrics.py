@@ -22,7 +22,8 @@ METRICS = (
 
 def school_use_share(m: DistrictModel) -> np.ndarray:
     """Share of each school's teachers using the practice."""
-    return m.teachers_state.using.reshape(m.n_schools, -1).mean(1)
+    using = m.teachers_state.using.reshape(m.n_schools, -1)
+    return np.add.reduce(using, axis=1, dtype=float) / using.shape[1]
 
 
 def inclusion(m: DistrictModel) -> np.ndarray:
@@ -47,17 +48,17 @@ def imported(m: DistrictModel) -> np.ndarray:
 def district_metrics(m: DistrictModel) -> dict[str, float]:
     """All metrics of :data:`METRICS` for the model's current state.
 
-    Computed every step, so written for speed: stage shares from one
-    ``bincount``, per-school shares from a reshape, model counts by marking
-    registry ids instead of ``np.unique``.
+    Computed every step, so written for speed: counts with ``count_nonzero``,
+    sums over users as dot products, per-school shares from a reshape, model
+    counts by marking registry ids instead of ``np.unique``.
     """
     ts, p = m.teachers_state, m.p.metrics
     n = ts.stage.size
-    stages = np.bincount(ts.stage, minlength=len(Stage))
     using = ts.using
+    u = using.astype(float)
     share = school_use_share(m)
     s = m.schools_state
-    n_use = int(stages[Stage.PROTOTYPING:Stage.REFINING + 1].sum())
+    n_use = int(np.count_nonzero(using))
     codified = replicated = replications = 0
     n_ids = max(len(m.registry.origin), int(s.model.max(initial=-1)) + 1)
     if n_ids:
@@ -81,12 +82,12 @@ def district_metrics(m: DistrictModel) -> dict[str, float]:
         "replicated_models": replicated,
         "replications": replications,
         "mean_exhaustion": float(1.0 - np.add.reduce(ts.energy) / n),
-        "equity_gap": float(np.add.reduce(ts.depth * (1 - inclusion(m)), where=using) / n),
+        "equity_gap": float((ts.depth * (1 - inclusion(m))) @ u / n),
         "backed_away": int(m.office.backed_away),
-        "exploring_share": int(stages[Stage.EXPLORING]) / n,
-        "abandoned_share": int(stages[Stage.ABANDONED]) / n,
-        "mean_surface": float(np.add.reduce(ts.surface, where=using) / n_use) if n_use else 0.0,
-        "mean_depth": float(np.add.reduce(ts.depth, where=using) / n_use) if n_use else 0.0,
+        "exploring_share": np.count_nonzero(ts.stage == int(Stage.EXPLORING)) / n,
+        "abandoned_share": np.count_nonzero(ts.stage == int(Stage.ABANDONED)) / n,
+        "mean_surface": float(ts.surface @ u / n_use) if n_use else 0.0,
+        "mean_depth": float(ts.depth @ u / n_use) if n_use else 0.0,
     }
 
 

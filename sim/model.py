@@ -118,10 +118,10 @@ class DistrictModel(mesa.Model):
     def init_teachers(self, idx: np.ndarray) -> None:
         """(Re)hire teachers at positions ``idx`` with fresh traits and no practice."""
         ts, p, k = self.teachers_state, self.p.teacher, idx.size
-        ts.capacity[idx] = self.trait(p.capacity_mean, p.capacity_sd, k)
-        ts.autonomy[idx] = self.trait(p.autonomy_mean, p.autonomy_sd, k)
-        ts.support_base[idx] = self.trait(p.support_mean, p.support_sd, k)
-        ts.enthusiasm[idx] = self.trait(p.enthusiasm_mean, p.enthusiasm_sd, k)
+        means = np.array([[p.capacity_mean], [p.autonomy_mean], [p.support_mean], [p.enthusiasm_mean]])
+        sds = np.array([[p.capacity_sd], [p.autonomy_sd], [p.support_sd], [p.enthusiasm_sd]])
+        traits = np.clip(self.rng.normal(means, sds, (4, k)), 0.0, 1.0)  # as trait(), one draw for all four
+        ts.capacity[idx], ts.autonomy[idx], ts.support_base[idx], ts.enthusiasm[idx] = traits
         m = self.p.district.margin_share_mean
         ts.margin_share[idx] = self.rng.beta(4 * m + 1e-9, 4 * (1 - m) + 1e-9, k) if 0 < m < 1 else m
         ts.energy[idx] = 1.0

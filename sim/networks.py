@@ -140,46 +140,50 @@ def _watts_strogatz(n_schools: int, n: int, k: int, prob: float, rng: np.random.
     ``(u, w)``, ``w`` uniform among the teachers of the school not yet tied to
     ``u`` (skipped when ``u`` is tied to everyone). The coin flips and candidate
     draws are vectorized; only the rewired ties (a share ``prob``) go through a
-    short Python loop, because each rewiring depends on the ones before it.
+    short Python loop, because each rewiring depends on the ones before it
+    (each teacher's ties are held as a bit mask over her school).
     """
     half = k // 2
     if half == 0:
         return np.empty((0, 2), dtype=np.int64)
     total = n_schools * n
     u = np.arange(total, dtype=np.int64)
-    school_start = u - u % n
-    lattice = [(u, school_start + (u % n + j) % n) for j in range(1, half + 1)]
-    flips = rng.random((half, total)) < prob
-    if not flips.any():
-        return np.concatenate([np.column_stack(e) for e in lattice])
-    heads = np.concatenate([e[0] for e in lattice])
-    tails = np.concatenate([e[1] for e in lattice])
-    ties = set((heads * total + tails).tolist())
-    ties.update((tails * total + heads).tolist())
-    degree = [2 * half] * total
-    todo = np.flatnonzero(flips.ravel())
+    local = u % n
+    heads = np.tile(u, half)
+    tails = np.concatenate([u - local + (local + j) % n for j in range(1, half + 1)])
+    todo = np.flatnonzero(rng.random(half * total) < prob)  # lattice ties picked for rewiring, in networkx order
+    if todo.size == 0:
+        return np.column_stack([heads, tails])
+    ring = [sum(1 << ((i + j) % n) for j in range(1, half + 1)) | sum(1 << ((i - j) % n) for j in range(1, half + 1))
+            for i in range(n)]
+    ties = ring * n_schools  # ties[g]: bit mask of the school-local colleagues of teacher g
     draws = rng.integers(0, n, size=2 * todo.size + 16).tolist()
     d = 0
-    for a, b, start in zip(heads[todo].tolist(), tails[todo].tolist(), school_start[heads[todo]].tolist()):
-        if degree[a] >= n - 1:
+    rewired, new_heads, new_tails = [], [], []
+    for t, a, b in zip(todo.tolist(), heads[todo].tolist(), tails[todo].tolist()):
+        if ties[a].bit_count() >= n - 1:
             continue
+        start = a - a % n
+        la = a - start
         while True:
             if d == len(draws):
                 draws, d = rng.integers(0, n, size=todo.size + 16).tolist(), 0
-            w = start + draws[d]
+            lw = draws[d]
             d += 1
-            if w != a and a * total + w not in ties:
+            if lw != la and not (ties[a] >> lw) & 1:
                 break
-        ties.discard(a * total + b)
-        ties.discard(b * total + a)
-        ties.add(a * total + w)
-        ties.add(w * total + a)
-        degree[b] -= 1
-        degree[w] += 1
-    keys = np.fromiter(ties, dtype=np.int64, count=len(ties))
-    a, b = keys // total, keys % total
-    keep = a < b
-    return np.column_stack([a[keep], b[keep]])
+        w = start + lw
+        ties[a] ^= (1 << (b - start)) | (1 << lw)
+        ties[b] ^= 1 << la
+        ties[w] |= 1 << la
+        rewired.append(t)
+        new_heads.append(a)
+        new_tails.append(w)
+    keep = np.ones(heads.size, dtype=bool)
+    keep[rewired] = False
+    return np.concatenate([np.column_stack([heads[keep], tails[keep]]),
+                           np.column_stack([np.asarray(new_heads, dtype=np.int64),
+                                            np.asarray(new_tails, dtype=np.int64)]).reshape(-1, 2)])
 
 
 def gnm_edges(n: int, m: int, rng: np.random.Generator) -> np.ndarray:

@@ -238,6 +238,8 @@ def codify(m: DistrictModel) -> None:
     if not open_schools.any():
         return
     qualifies = (ts.stage >= _ROUTINE) & (ts.stage <= _REFINING) & (ts.depth >= p.codify_min_depth)
+    if not qualifies.any():
+        return
     best_depth = np.where(qualifies, ts.depth, -1.0).reshape(n_s, -1)
     best = best_depth.argmax(1)
     has_candidate = best_depth[np.arange(n_s), best] >= 0
