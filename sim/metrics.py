@@ -49,8 +49,9 @@ def district_metrics(m: DistrictModel) -> dict[str, float]:
     """All metrics of :data:`METRICS` for the model's current state.
 
     Computed every step, so written for speed: counts with ``count_nonzero``,
-    sums over users as dot products, per-school shares from a reshape, model
-    counts by marking registry ids instead of ``np.unique``.
+    sums over users as masked products (not BLAS dot products, which may spin
+    up threads), per-school shares from a reshape, model counts by marking
+    registry ids instead of ``np.unique``.
     """
     ts, p = m.teachers_state, m.p.metrics
     n = ts.stage.size
@@ -82,12 +83,12 @@ def district_metrics(m: DistrictModel) -> dict[str, float]:
         "replicated_models": replicated,
         "replications": replications,
         "mean_exhaustion": float(1.0 - np.add.reduce(ts.energy) / n),
-        "equity_gap": float((ts.depth * (1 - inclusion(m))) @ u / n),
+        "equity_gap": float(np.add.reduce(ts.depth * (1 - inclusion(m)) * u) / n),
         "backed_away": int(m.office.backed_away),
         "exploring_share": np.count_nonzero(ts.stage == int(Stage.EXPLORING)) / n,
         "abandoned_share": np.count_nonzero(ts.stage == int(Stage.ABANDONED)) / n,
-        "mean_surface": float(ts.surface @ u / n_use) if n_use else 0.0,
-        "mean_depth": float(ts.depth @ u / n_use) if n_use else 0.0,
+        "mean_surface": float(np.add.reduce(ts.surface * u) / n_use) if n_use else 0.0,
+        "mean_depth": float(np.add.reduce(ts.depth * u) / n_use) if n_use else 0.0,
     }
 
 
