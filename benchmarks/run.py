@@ -108,15 +108,26 @@ def child(schools: int, repeats: int) -> None:
 
 
 def time_sweep(runs: int) -> dict:
-    """``sim.runner.run_many`` over ``runs`` standard-district runs with 1 and 2 workers."""
+    """``sim.runner.run_many`` over ``runs`` standard-district runs with 1 and 2 workers.
+
+    Besides wall time, records the CPU time of this process and of the worker
+    processes (``RUSAGE_CHILDREN``, counted once the pool has shut down): on a
+    shared machine the wall-time ratio depends on what else runs, while
+    ``cpu_ratio`` (total CPU with 2 workers / with 1) shows the work the pool
+    adds; on two idle cores the wall ratio would be about ``cpu_ratio / 2``.
+    """
     specs = [RunSpec("baseline", r, replicate_seed(0, r)) for r in range(runs)]
     simulate(seed=0)
     out = {"runs": runs}
     for workers in (1, 2):
+        kids = resource.getrusage(resource.RUSAGE_CHILDREN)
         w, c, n = _timed(lambda: sum(1 for _ in run_many(specs, workers=workers, progress=False)))
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
         assert n == runs
         out[f"workers{workers}_wall"] = w
+        out[f"workers{workers}_cpu"] = c + (after.ru_utime + after.ru_stime) - (kids.ru_utime + kids.ru_stime)
     out["ratio"] = out["workers2_wall"] / out["workers1_wall"]
+    out["cpu_ratio"] = out["workers2_cpu"] / out["workers1_cpu"]
     return out
 
 
@@ -158,7 +169,9 @@ def print_tables(res: dict) -> None:
     if "sweep" in res:
         w = res["sweep"]
         print(f"\nsweep: {w['runs']} standard runs with run_many: 1 worker {w['workers1_wall']:.1f} s, "
-              f"2 workers {w['workers2_wall']:.1f} s, ratio {w['ratio']:.2f}   target <= {TARGETS['sweep_ratio']}")
+              f"2 workers {w['workers2_wall']:.1f} s, ratio {w['ratio']:.2f}   target <= {TARGETS['sweep_ratio']}\n"
+              f"       CPU 1 worker {w['workers1_cpu']:.1f} s, 2 workers (parent + workers) {w['workers2_cpu']:.1f} s, "
+              f"ratio {w['cpu_ratio']:.2f} (idle 2 cores: wall ratio about {w['cpu_ratio'] / 2:.2f})")
 
 
 def plot(res: dict, path: Path = FIGURE) -> None:
@@ -198,7 +211,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--sweep-runs", type=int, default=None, help="runs in the sweep comparison (default 1000)")
     ap.add_argument("--no-sweep", action="store_true")
     ap.add_argument("--out", type=Path, default=None,
-                    help=f"results JSON (default {RESULTS.relative_to(ROOT)}; with --quick benchmarks/results_quick.json)")
+                    help=f"results JSON (default {RESULTS.relative_to(ROOT)}; "
+                         "with --quick benchmarks/results_quick.json)")
     ap.add_argument("--figure", type=Path, default=None,
                     help=f"figure (default {FIGURE.relative_to(ROOT)}; with --quick none)")
     ap.add_argument("--plot-only", action="store_true", help="redraw the figure from --out")

@@ -118,14 +118,16 @@ class DistrictModel(mesa.Model):
     def init_teachers(self, idx: np.ndarray) -> None:
         """(Re)hire teachers at positions ``idx`` with fresh traits and no practice."""
         ts, p, k = self.teachers_state, self.p.teacher, idx.size
-        means = np.array([[p.capacity_mean], [p.autonomy_mean], [p.support_mean], [p.enthusiasm_mean]])
-        sds = np.array([[p.capacity_sd], [p.autonomy_sd], [p.support_sd], [p.enthusiasm_sd]])
-        traits = np.clip(self.rng.normal(means, sds, (4, k)), 0.0, 1.0)  # as trait(), one draw for all four
+        # as trait() for the four traits, in one draw (this runs every month for the new hires)
+        traits = self.rng.standard_normal((4, k))
+        traits *= np.array([[p.capacity_sd], [p.autonomy_sd], [p.support_sd], [p.enthusiasm_sd]])
+        traits += np.array([[p.capacity_mean], [p.autonomy_mean], [p.support_mean], [p.enthusiasm_mean]])
+        np.minimum(np.maximum(traits, 0.0, out=traits), 1.0, out=traits)
         ts.capacity[idx], ts.autonomy[idx], ts.support_base[idx], ts.enthusiasm[idx] = traits
         m = self.p.district.margin_share_mean
         ts.margin_share[idx] = self.rng.beta(4 * m + 1e-9, 4 * (1 - m) + 1e-9, k) if 0 < m < 1 else m
         ts.energy[idx] = 1.0
-        ts.stage[idx] = Stage.NON_USE
+        ts.stage[idx] = int(Stage.NON_USE)
         ts.stage_steps[idx] = 0
         ts.surface[idx] = 0.0
         ts.depth[idx] = 0.0
@@ -164,7 +166,8 @@ class DistrictModel(mesa.Model):
 
     def timeseries(self) -> pd.DataFrame:
         """District metrics, one row per recorded step (step 0 = initial state)."""
-        return pd.DataFrame(self._history, columns=["step", *metrics.METRICS])
+        columns = ("step", *metrics.METRICS)
+        return pd.DataFrame({k: [row[k] for row in self._history] for k in columns}, columns=list(columns))
 
     def school_table(self) -> pd.DataFrame:
         """Snapshot of every school now (see :func:`sim.metrics.school_table`)."""

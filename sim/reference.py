@@ -24,11 +24,16 @@ knowledge moves in ``learn`` (read colleagues) / ``advance`` (write) pairs.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
+import numpy as np
 import scipy.sparse as sp
+from scipy.stats import ks_2samp
 
 from sim import processes
 from sim.agents import Stage, Teacher
+from sim.config import load_container
 from sim.model import DistrictModel
 from sim.networks import build_adjacency_networkx
 
@@ -257,3 +262,69 @@ def reference_knowledge_step(m: ReferenceDistrictModel) -> None:
     teachers = m.agents_by_type[ReferenceTeacher]
     teachers.do("learn")
     teachers.do("advance")
+
+
+# -- comparing the two implementations ------------------------------------------------
+
+#: End-of-run outcomes compared between implementations.
+OUTCOMES = ("teacher_adoption", "deep_adoption", "mean_exhaustion", "abandoned_share")
+
+_SMALL = ("district.schools=8", "district.teachers_per_school=15", "steps=30")
+#: Small districts on which the implementations are compared (tests/test_equivalence.py,
+#: benchmarks/power.py). ``simple``: Watts-Strogatz colleagues, simple contagion, clear goals
+#: and coaching so that deep use occurs. ``complex``: Erdos-Renyi colleagues plus
+#: communities of practice, complex contagion, waves with planning, an autonomy zone, a
+#: design competition, knowledge plan, higher turnover and a forced back-away at month 22.
+CHECK_CONFIGS: dict[str, tuple[str, ...]] = {
+    "simple": (*_SMALL, "policy.goal_clarity=1.0", "policy.coaching_fte=1.0"),
+    "complex": (*_SMALL, "peers.contagion=complex", "network.generator=erdos_renyi", "cop.enabled=true",
+                "knowledge.mode=plan", "principal.stance_mean=0.8", "principal.change_mgmt_mean=0.7",
+                "rollout.mode=waves", "rollout.cohorts=[4,4]", "rollout.cohort_interval=5",
+                "rollout.planning_steps=2", "policy.coaching_fte=1.0",
+                "policy.flexibility_mode=institutionalized", "autonomy_zone.schools=1",
+                "design_competition.enabled=true", "backaway.enabled=true", "backaway.step=22",
+                "policy.goal_clarity=0.8", "teacher.turnover=0.3"),
+}
+
+
+def end_of_run(cls: type[DistrictModel], overrides: Sequence[str], seeds: Iterable[int],
+               scenario: str = "baseline") -> np.ndarray:
+    """:data:`OUTCOMES` at the last step of one run of ``cls`` per seed (rows: seeds)."""
+    cfg = load_container(scenario, overrides)
+    rows = []
+    for seed in seeds:
+        model = cls(cfg, seed=int(seed), validate_config=False)
+        model.run()
+        rows.append([model.latest[k] for k in OUTCOMES])
+    return np.asarray(rows, dtype=float)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Two-sample Kolmogorov-Smirnov tests per outcome, Bonferroni-corrected."""
+
+    outcomes: tuple[str, ...]
+    statistics: tuple[float, ...]
+    pvalues: tuple[float, ...]
+    alpha: float
+
+    @property
+    def differ(self) -> bool:
+        """True if any outcome's p-value is below ``alpha / number of outcomes``."""
+        return min(self.pvalues) < self.alpha / len(self.pvalues)
+
+    def __str__(self) -> str:
+        return "; ".join(f"{o}: D={d:.3f}, p={p:.3g}" for o, d, p in zip(self.outcomes, self.statistics, self.pvalues))
+
+
+def compare(a: np.ndarray, b: np.ndarray, alpha: float = 0.01,
+            outcomes: Sequence[str] = OUTCOMES) -> Comparison:
+    """Test whether the outcome samples ``a`` and ``b`` (rows: runs) come from the same distributions.
+
+    One two-sample KS test per column (asymptotic p-values: outcomes are
+    discrete shares with ties, which makes the test conservative); the family
+    of tests has level ``alpha`` by Bonferroni.
+    """
+    tests = [ks_2samp(a[:, k], b[:, k], method="asymp") for k in range(a.shape[1])]
+    return Comparison(tuple(outcomes), tuple(float(t.statistic) for t in tests),
+                      tuple(float(t.pvalue) for t in tests), alpha)
