@@ -23,6 +23,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 import pytest
+from omegaconf import OmegaConf
 from scipy.stats import ks_2samp
 
 import sim
@@ -155,7 +156,7 @@ def test_models_are_freed_after_use():
 def test_fast_config_path_gives_the_same_parameters_and_is_not_mutated():
     overrides = ["district.schools=7", "rollout.mode=waves", "rollout.cohorts=[2,3]"]
     fast = load_container("baseline", overrides)
-    assert fast == sim.config.OmegaConf.to_container(load_config("baseline", overrides), resolve=True)
+    assert fast == OmegaConf.to_container(load_config("baseline", overrides), resolve=True)
     p = to_params(fast)
     p.rollout.cohorts.append(9)
     p.seed = 123
