@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from sim.config import load_config
+from sim.config import load_container
 from sim.model import DistrictModel
 from sim.survey import survey
 
@@ -40,7 +40,7 @@ def simulate(scenario: str | Sequence[str] = "baseline", *, seed: int = 0, overr
         raise ValueError(f"level must be one of {', '.join(LEVELS)}; got {level!r}")
     if every < 1:
         raise ValueError(f"every must be a positive integer; got {every!r}")
-    model = DistrictModel(load_config(scenario, overrides), seed=seed, validate_config=False)
+    model = DistrictModel(load_container(scenario, overrides), seed=seed, validate_config=False)
     if level == "district":
         return model.run()
     table = model.school_table if level == "school" else model.teacher_table
@@ -60,7 +60,7 @@ def virtual_survey(scenario: str | Sequence[str] = "baseline", *, seed: int = 0,
     ``school``, ``teacher``, ``wave`` (the step), ``role`` and the Likert (1-5)
     items of :data:`sim.survey.ITEMS`.
     """
-    model = DistrictModel(load_config(scenario, overrides), seed=seed, validate_config=False)
+    model = DistrictModel(load_container(scenario, overrides), seed=seed, validate_config=False)
     last = model.p.steps if step is None else int(step)
     if not 0 <= last:
         raise ValueError(f"step must be >= 0; got {step!r}")

@@ -282,6 +282,25 @@ def load_config(scenario: str | Sequence[str] = "baseline", overrides: Sequence[
     return copy.deepcopy(_compose(names, overrides))
 
 
+def load_container(scenario: str | Sequence[str] = "baseline", overrides: Sequence[str] = ()) -> dict:
+    """The configuration of :func:`load_config` as a plain dict, cached and validated.
+
+    The fast path for code that runs many simulations (:func:`sim.simulate`):
+    no deep copy of the DictConfig per call. The dict is shared between calls,
+    so treat it as read-only (:class:`sim.model.DistrictModel` only reads it,
+    through :func:`to_params`); use :func:`load_config` for a copy to modify.
+    """
+    names = tuple(_scenario_list(scenario))
+    overrides = tuple(str(o) for o in overrides)
+    _check_override_keys(overrides)
+    return _container(names, overrides)
+
+
+@functools.lru_cache(maxsize=256)
+def _container(scenarios: tuple[str, ...], overrides: tuple[str, ...]) -> dict:
+    return OmegaConf.to_container(_compose(scenarios, overrides), resolve=True)
+
+
 def to_params(cfg: DictConfig | dict) -> SimpleNamespace:
     """Plain attribute namespace of a config for fast access in the model's hot loop."""
     container = cfg if isinstance(cfg, dict) else OmegaConf.to_container(cfg, resolve=True)
@@ -289,6 +308,8 @@ def to_params(cfg: DictConfig | dict) -> SimpleNamespace:
     def ns(d: Any) -> Any:
         if isinstance(d, dict):
             return SimpleNamespace(**{k: ns(v) for k, v in d.items()})
+        if isinstance(d, list):
+            return [ns(v) for v in d]
         return d
 
     return ns({k: v for k, v in container.items() if k not in _NOT_PARAMETERS})

@@ -7,12 +7,13 @@ from collections.abc import Sequence
 import mesa
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from omegaconf import DictConfig
 
 from sim import metrics, processes
 from sim.agents import (CentralOffice, ModelRegistry, Principal, SchoolState, Stage, Teacher,
-                        TeacherState)
-from sim.config import load_config, to_params, validate
+                        TeacherState, create_indexed)
+from sim.config import load_container, to_params, validate
 from sim.networks import build_adjacency, to_networkx
 
 
@@ -47,7 +48,7 @@ class DistrictModel(mesa.Model):
                  scenario: str | Sequence[str] = "baseline", overrides: Sequence[str] = (),
                  validate_config: bool = True) -> None:
         if config is None:
-            config = load_config(scenario, overrides)
+            config = load_container(scenario, overrides)
         elif validate_config:
             validate(config)
         self.p = to_params(config)
@@ -71,11 +72,11 @@ class DistrictModel(mesa.Model):
             stage=np.zeros(n, dtype=np.int8), stage_steps=np.zeros(n, dtype=np.int64),
             hired=np.zeros(n, dtype=np.int64))
         self.init_teachers(np.arange(n))
-        self.adjacency = build_adjacency(self.p, self.rng)
+        self.adjacency = self.build_network()
         self.degree = np.asarray(self.adjacency.sum(axis=1)).ravel()
 
-        self.principals = list(Principal.create_agents(self, self.n_schools, index=list(range(self.n_schools))))
-        self.teachers = list(Teacher.create_agents(self, n, index=list(range(n))))
+        self.principals = create_indexed(Principal, self, self.n_schools)
+        self.teachers = create_indexed(self.teacher_class, self, n)
 
         processes.central_office_step(self)
         processes.allocate_support(self)
@@ -84,7 +85,14 @@ class DistrictModel(mesa.Model):
             model_reporters={name: (lambda m, k=name: m.latest[k]) for name in metrics.METRICS})
         self.record()
 
+    #: Agent class of the teachers (the per-agent reference model, sim.reference, uses a subclass).
+    teacher_class: type[Teacher] = Teacher
+
     # -- initialisation ---------------------------------------------------------------
+
+    def build_network(self) -> sp.csr_array:
+        """Collegial and cross-school ties, drawn from ``self.rng`` (see :func:`sim.networks.build_adjacency`)."""
+        return build_adjacency(self.p, self.rng)
 
     def trait(self, mean: float, sd: float, size: int) -> np.ndarray:
         """Draw a 0-1 trait: normal(mean, sd) clipped to [0, 1]."""
@@ -110,14 +118,16 @@ class DistrictModel(mesa.Model):
     def init_teachers(self, idx: np.ndarray) -> None:
         """(Re)hire teachers at positions ``idx`` with fresh traits and no practice."""
         ts, p, k = self.teachers_state, self.p.teacher, idx.size
-        ts.capacity[idx] = self.trait(p.capacity_mean, p.capacity_sd, k)
-        ts.autonomy[idx] = self.trait(p.autonomy_mean, p.autonomy_sd, k)
-        ts.support_base[idx] = self.trait(p.support_mean, p.support_sd, k)
-        ts.enthusiasm[idx] = self.trait(p.enthusiasm_mean, p.enthusiasm_sd, k)
+        # as trait() for the four traits, in one draw (this runs every month for the new hires)
+        traits = self.rng.standard_normal((4, k))
+        traits *= np.array([[p.capacity_sd], [p.autonomy_sd], [p.support_sd], [p.enthusiasm_sd]])
+        traits += np.array([[p.capacity_mean], [p.autonomy_mean], [p.support_mean], [p.enthusiasm_mean]])
+        np.minimum(np.maximum(traits, 0.0, out=traits), 1.0, out=traits)
+        ts.capacity[idx], ts.autonomy[idx], ts.support_base[idx], ts.enthusiasm[idx] = traits
         m = self.p.district.margin_share_mean
         ts.margin_share[idx] = self.rng.beta(4 * m + 1e-9, 4 * (1 - m) + 1e-9, k) if 0 < m < 1 else m
         ts.energy[idx] = 1.0
-        ts.stage[idx] = Stage.NON_USE
+        ts.stage[idx] = int(Stage.NON_USE)
         ts.stage_steps[idx] = 0
         ts.surface[idx] = 0.0
         ts.depth[idx] = 0.0
@@ -156,7 +166,8 @@ class DistrictModel(mesa.Model):
 
     def timeseries(self) -> pd.DataFrame:
         """District metrics, one row per recorded step (step 0 = initial state)."""
-        return pd.DataFrame(self._history, columns=["step", *metrics.METRICS])
+        columns = ("step", *metrics.METRICS)
+        return pd.DataFrame({k: [row[k] for row in self._history] for k in columns}, columns=list(columns))
 
     def school_table(self) -> pd.DataFrame:
         """Snapshot of every school now (see :func:`sim.metrics.school_table`)."""

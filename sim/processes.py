@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 
 MONTHS_PER_YEAR = 10
 NEVER = np.iinfo(np.int64).max // 2
+# Stage codes as plain ints for array comparisons (numpy compares arrays with IntEnum members slowly).
+_NON_USE, _EXPLORING, _PROTOTYPING, _ROUTINE, _REFINING, _ABANDONED = (int(st) for st in Stage)
 
 
 def monthly(annual: float) -> float:
@@ -232,12 +234,17 @@ def codify(m: DistrictModel) -> None:
     """
     s, p, ts = m.schools_state, m.p.principal, m.teachers_state
     n_s = m.n_schools
-    qualifies = (ts.stage >= Stage.ROUTINE) & (ts.stage <= Stage.REFINING) & (ts.depth >= p.codify_min_depth)
+    open_schools = s.active(m.steps) & (s.model < 0) & ~np.bool_(m.office.backed_away)
+    if not open_schools.any():
+        return
+    qualifies = (ts.stage >= _ROUTINE) & (ts.stage <= _REFINING) & (ts.depth >= p.codify_min_depth)
+    if not qualifies.any():
+        return
     best_depth = np.where(qualifies, ts.depth, -1.0).reshape(n_s, -1)
     best = best_depth.argmax(1)
-    has_candidate = best_depth.max(1) >= 0
+    has_candidate = best_depth[np.arange(n_s), best] >= 0
     prob = p.codify_rate * effective_change_mgmt(m) * (p.stance_floor + (1 - p.stance_floor) * s.stance)
-    eligible = s.active(m.steps) & (s.model < 0) & has_candidate & ~np.bool_(m.office.backed_away)
+    eligible = open_schools & has_candidate
     success = np.flatnonzero(eligible & (m.rng.random(n_s) < prob))
     n_t = m.p.district.teachers_per_school
     reg = m.registry
@@ -345,10 +352,10 @@ def start_experiments(m: DistrictModel) -> None:
     rate = (school_rate[school] * (p.teacher.explore_rate * ts.enthusiasm * ts.autonomy + p.peers.influence * peer)
             + (p.principal.model_pull * s.leadership * has_model * opp)[school])
     draw = m.rng.random(m.n_teachers)
-    start = (ts.stage == Stage.NON_USE) & (draw < -np.expm1(-rate))
-    reenter = (ts.stage == Stage.ABANDONED) & (
+    start = (ts.stage == _NON_USE) & (draw < -np.expm1(-rate))
+    reenter = (ts.stage == _ABANDONED) & (
         draw < p.teacher.reentry_rate * np.minimum(1.0, peer + has_model[school]))
-    _move(ts, start | reenter, Stage.EXPLORING)
+    _move(ts, start | reenter, _EXPLORING)
 
 
 def commit(m: DistrictModel) -> None:
@@ -360,24 +367,26 @@ def commit(m: DistrictModel) -> None:
     non-use with probability ``explore_dropout``.
     """
     ts, s, p = m.teachers_state, m.schools_state, m.p.teacher
-    exploring = ts.stage == Stage.EXPLORING
+    exploring = ts.stage == _EXPLORING
+    if not exploring.any():
+        return
     draw = m.rng.random(m.n_teachers)
     prob = p.commit_rate * (1.0 - p.commit_support_weight * (1.0 - ts.support))
     go = exploring & (draw < prob)
     drop = exploring & ~go & (draw < prob + (1 - prob) * p.explore_dropout)
     transfer = m.p.principal.model_transfer
-    sch = ts.school[go]
-    ts.depth[go] = np.maximum(ts.depth[go], transfer * s.model_depth[sch])
-    ts.surface[go] = np.maximum(ts.surface[go], transfer * s.model_surface[sch])
-    _move(ts, go, Stage.PROTOTYPING)
-    _move(ts, drop, Stage.NON_USE)
+    if go.any():
+        np.maximum(ts.depth, transfer * s.model_depth[ts.school], out=ts.depth, where=go)
+        np.maximum(ts.surface, transfer * s.model_surface[ts.school], out=ts.surface, where=go)
+    _move(ts, go, _PROTOTYPING)
+    _move(ts, drop, _NON_USE)
 
 
 def effort(m: DistrictModel) -> np.ndarray:
     """Effort by stage (0 when not using)."""
     p = m.p.teacher
     table = np.array([0.0, 0.0, p.effort_prototyping, p.effort_routine, p.effort_refining, 0.0])
-    return table[m.teachers_state.stage]
+    return table.take(m.teachers_state.stage)
 
 
 def prototype(m: DistrictModel) -> None:
@@ -395,8 +404,8 @@ def prototype(m: DistrictModel) -> None:
     ts.surface += gain * (1 - phi) * (1 - ts.surface)
     ts.depth += gain * phi * (1 - ts.depth)
     idle = e == 0
-    ts.surface[idle] *= 1 - p.quality_decay
-    ts.depth[idle] *= 1 - p.quality_decay
+    np.multiply(ts.surface, 1 - p.quality_decay, out=ts.surface, where=idle)
+    np.multiply(ts.depth, 1 - p.quality_decay, out=ts.depth, where=idle)
 
 
 def spend_energy(m: DistrictModel) -> None:
@@ -438,7 +447,7 @@ def decide(m: DistrictModel) -> None:
     ts, s, p = m.teachers_state, m.schools_state, m.p.teacher
     using = ts.using
     poor = ts.signal < p.keep_threshold
-    settled = ts.stage >= Stage.ROUTINE
+    settled = ts.stage >= _ROUTINE
     boost = m.p.backaway.abandon_boost if m.office.backed_away else 0.0
     hazard = (p.abandon_base + p.abandon_exhaustion * (1 - ts.energy) ** 2 + p.abandon_poor_signal * poor
               + p.abandon_pressure * s.pressure[ts.school] + boost)
@@ -446,20 +455,21 @@ def decide(m: DistrictModel) -> None:
     draw = m.rng.random(m.n_teachers)
     abandon = using & (draw < hazard)
     draw2 = m.rng.random(m.n_teachers)
-    routinize = (~abandon & (ts.stage == Stage.PROTOTYPING) & ~poor
+    routinize = (~abandon & (ts.stage == _PROTOTYPING) & ~poor
                  & (ts.stage_steps >= p.min_prototype_steps) & (draw2 < p.routinize_rate))
-    refine = ~abandon & (ts.stage == Stage.ROUTINE) & (draw2 < p.refine_rate * ts.capacity * ts.support)
-    ts.enthusiasm[abandon] *= 1 - p.disillusion
-    _move(ts, abandon, Stage.ABANDONED)
-    _move(ts, routinize, Stage.ROUTINE)
-    _move(ts, refine, Stage.REFINING)
+    refine = ~abandon & (ts.stage == _ROUTINE) & (draw2 < p.refine_rate * ts.capacity * ts.support)
+    np.multiply(ts.enthusiasm, 1 - p.disillusion, out=ts.enthusiasm, where=abandon)
+    _move(ts, abandon, _ABANDONED)
+    _move(ts, routinize, _ROUTINE)
+    _move(ts, refine, _REFINING)
 
 
 def plan(m: DistrictModel) -> None:
     """Teachers of schools in their planning period build capacity."""
     s, ts = m.schools_state, m.teachers_state
-    planning = (s.selected & (m.steps < s.implement_step))[ts.school]
-    if planning.any():
+    planning_schools = s.selected & (m.steps < s.implement_step)
+    if planning_schools.any():
+        planning = planning_schools[ts.school]
         ts.capacity[planning] = np.minimum(1.0, ts.capacity[planning] + m.p.rollout.planning_capacity_gain)
 
 
@@ -477,9 +487,9 @@ def teachers_step(m: DistrictModel) -> None:
     decide(m)
 
 
-def _move(ts, mask: np.ndarray, stage: Stage) -> None:
-    ts.stage[mask] = stage
-    ts.stage_steps[mask] = 0
+def _move(ts, mask: np.ndarray, stage: Stage | int) -> None:
+    np.putmask(ts.stage, mask, int(stage))
+    np.putmask(ts.stage_steps, mask, 0)
 
 
 # 4. Knowledge -----------------------------------------------------------------------
@@ -497,14 +507,17 @@ def peer_learning(m: DistrictModel) -> None:
     if not has.any():
         return
     for q in (ts.surface, ts.depth):
-        mean = (m.adjacency @ (q * u))[has] / weight[has]
-        q[has] += rate * np.maximum(0.0, mean - q[has])
+        mean = np.divide(m.adjacency @ (q * u), weight, out=np.zeros_like(weight), where=has)
+        gap = np.maximum(0.0, mean - q)
+        np.add(q, rate * gap, out=q, where=has)
 
 
 def model_adaptation(m: DistrictModel) -> None:
     """Users in a school with a model move toward the model's quality (the faculty adopts and adapts)."""
     ts, s = m.teachers_state, m.schools_state
     rate = m.p.principal.model_adapt_rate
+    if not (s.model >= 0).any():
+        return
     using = ts.using & (s.model >= 0)[ts.school]
     for q, target in ((ts.depth, s.model_depth), (ts.surface, s.model_surface)):
         gap = target[ts.school[using]] - q[using]
