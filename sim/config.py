@@ -27,6 +27,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 CONFIG_DIR = Path(os.environ.get("SIM_CONFIG_DIR", REPO_ROOT / "scenarios")).resolve()
 CONFIG_NAME = "config"
 SCENARIO_GROUP = "scenario"
+#: Joins preset names in a scenario label: "clear_problems+flexibility" applies both, in order.
+COMBINE = "+"
 _NOT_PARAMETERS = ("defaults", "hydra")
 
 
@@ -136,6 +138,11 @@ def available_scenarios(config_dir: Path = CONFIG_DIR) -> list[str]:
     return sorted(p.stem for p in (config_dir / SCENARIO_GROUP).glob("*.yaml"))
 
 
+def scenario_presets(label: str) -> list[str]:
+    """Preset names of a scenario label (``"a+b"`` combines presets a then b)."""
+    return label.split(COMBINE)
+
+
 def _scenario_list(scenario: str | Sequence[str]) -> list[str]:
     names = [scenario] if isinstance(scenario, str) else list(scenario)
     names = [n.strip() for name in names for n in str(name).strip("[]").split(",") if n.strip()]
@@ -207,7 +214,7 @@ def _check_value(spec: ParamSpec, value: Any) -> None:
                 raise ConfigError(f"Invalid value {value!r} for 'run.scenarios': allowed is 'all' or a "
                                   f"list of scenario names from: {', '.join(available_scenarios())}.")
             if isinstance(value, list):
-                _scenario_list(value)
+                _scenario_list([name for label in value for name in scenario_presets(str(label))])
         return
     values = value if isinstance(spec.default, list) else [value]
     if not isinstance(values, list):

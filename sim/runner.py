@@ -22,12 +22,11 @@ import numpy as np
 import pandas as pd
 from omegaconf import OmegaConf
 
-from sim.config import ConfigError
+from sim.config import COMBINE, ConfigError, scenario_presets  # noqa: F401 (re-exported)
 from tqdm.auto import tqdm
 
 from sim.executors import auto_batch_size, batched, make_executor, resolve_workers  # noqa: F401 (re-export)
 
-COMBINE = "+"
 # Hydra's compose API keeps global state: compose one configuration at a time
 # when runs execute in threads (e.g. a Dask worker with several threads).
 _CONFIG_LOCK = threading.Lock()
@@ -75,11 +74,6 @@ def run_seed(base_seed: int, replicate: int, key: int | None = None) -> int:
         return replicate_seed(base_seed, replicate)
     ss = np.random.SeedSequence(int(base_seed), spawn_key=(int(key), int(replicate)))
     return int(ss.generate_state(1, dtype=np.uint32)[0])
-
-
-def scenario_presets(label: str) -> list[str]:
-    """Preset names of a scenario label (``"a+b"`` combines presets a then b)."""
-    return label.split(COMBINE)
 
 
 @functools.lru_cache(maxsize=64)

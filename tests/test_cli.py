@@ -97,3 +97,14 @@ def test_ctrl_c_keeps_finished_runs(tmp_path):
     done = ts.groupby("replicate").size()
     assert 1 <= len(done) < 1000 and (done == 51).all()  # only whole runs, each complete
     assert "runs finished and were saved" in seen.decode(errors="replace")
+
+
+def test_combined_presets_are_accepted_labels(tmp_path):
+    proc = sim_run("run.scenarios=[baseline,clear_problems+flexibility]", "district.schools=3",
+                   "district.teachers_per_school=6", "steps=10", "run.replicates=2", "run.workers=1",
+                   "run.progress=false", "run.name=combo", f"run.out={tmp_path}", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    ts = pd.read_parquet(tmp_path / "combo" / "timeseries.parquet")
+    assert list(dict.fromkeys(ts["scenario"])) == ["baseline", "clear_problems+flexibility"]
+    bad = sim_run("run.scenarios=[baseline+nope]", cwd=tmp_path)
+    assert bad.returncode == 2 and "nope" in bad.stderr
