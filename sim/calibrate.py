@@ -1,0 +1,947 @@
+"""``sim-calibrate``: fit model parameters to a teacher survey with ABC-SMC (pyabc).
+
+``sim-calibrate survey=PATH experiment=NAME out=DIR`` (also ``python -m
+sim.calibrate``) reads a survey (schema: docs/survey.md) and
+``experiments/NAME.yaml`` (free parameters with priors, fixed ones, the
+statistics compared and the ABC settings), runs ABC-SMC generation by
+generation with its history in ``DIR/history.db`` (rerunning the same command
+resumes an interrupted calibration), and writes ``DIR/posterior.csv``,
+``posterior_sample.csv``, ``marginals.png``, ``pairs.png``, the posterior
+predictive check ``ppc.csv`` / ``ppc.png``, ``observed_statistics.csv``,
+``calibration.yaml`` and ``provenance.yaml``. See docs/calibration.md.
+
+Every simulation is the experiment's district model surveyed with the observed
+design (same waves, same number of respondents per school, same missing
+answers), summarised with :func:`sim.survey_data.statistics_rows`.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import random
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+from omegaconf import OmegaConf
+
+from sim.config import REPO_ROOT, ConfigError, _is_int, load_config, parameter_specs
+from sim.model import DistrictModel
+from sim.survey import ITEMS, latents, likert
+from sim.survey_data import (STATISTICS, SurveyData, SurveyDataError, load_survey, school_codes, statistics_rows,
+                              statistics_spec)
+
+EXPERIMENTS_DIR = REPO_ROOT / "experiments"
+EXECUTORS = ("processes", "dask", "single")
+SCHEDULING = ("static", "dynamic")
+PRIORS = ("uniform", "normal")
+EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+_PPC_KEY = 10_000  # SeedSequence spawn key of the posterior predictive draws (generations use t + 1)
+
+
+# -- experiment ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Prior:
+    """Prior of one free parameter (a dotted key of scenarios/config.yaml).
+
+    ``uniform``: on [low, high]. ``normal``: mean and sd, truncated to the
+    parameter's documented range (so every draw is a valid configuration).
+    """
+
+    parameter: str
+    kind: str
+    low: float
+    high: float
+    mean: float | None = None
+    sd: float | None = None
+
+    def rv(self):
+        """The prior as a ``pyabc.RV``."""
+        import pyabc
+
+        if self.kind == "uniform":
+            return pyabc.RV("uniform", self.low, self.high - self.low)
+        a, b = (self.low - self.mean) / self.sd, (self.high - self.mean) / self.sd
+        return pyabc.RV("truncnorm", a, b, self.mean, self.sd)
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A calibration experiment (``experiments/NAME.yaml``; fields documented in docs/calibration.md)."""
+
+    name: str
+    path: Path
+    scenario: tuple[str, ...]
+    fixed: dict[str, Any]
+    free: dict[str, Prior]
+    statistics: dict[str, tuple[str, ...]]
+    population: int = 200
+    generations: int = 6
+    min_acceptance_rate: float = 0.01
+    seed: int = 0
+    executor: str = "processes"
+    scheduling: str = "static"
+    workers: int = 0
+    dask_address: str = ""
+    predictive_draws: int = 100
+    distance: str = "regression"
+    pilot: int = 400
+
+    def fingerprint(self) -> dict[str, Any]:
+        """What a resumed calibration must share with the stored one (not how it is executed)."""
+        return {"scenario": list(self.scenario), "fixed": dict(self.fixed),
+                "free": {k: asdict(v) for k, v in self.free.items()},
+                "statistics": {k: list(v) for k, v in self.statistics.items()}, "population": self.population,
+                "seed": self.seed, "distance": self.distance, "pilot": self.pilot,
+                "min_acceptance_rate": self.min_acceptance_rate}
+
+    def overrides(self) -> list[str]:
+        """The fixed parameters as Hydra override strings."""
+        return [f"{k}={_override_value(v)}" for k, v in self.fixed.items()]
+
+
+def _override_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return str(v).lower()
+    if isinstance(v, list | tuple):
+        return "[" + ",".join(_override_value(x) for x in v) + "]"
+    if isinstance(v, str):
+        return f"'{v}'" if v == "" or any(c in v for c in " ,=[]{}'\"") else v
+    return str(v)
+
+
+_EXPERIMENT_KEYS = {"description", "scenario", "fixed", "free", "statistics", "abc", "executor", "predictive"}
+_ABC_KEYS = {"population": int, "generations": int, "min_acceptance_rate": float, "seed": int, "distance": str,
+             "pilot": int}
+_EXECUTOR_KEYS = {"kind": str, "scheduling": str, "workers": int, "dask_address": str}
+
+
+def experiment_path(name: str) -> Path:
+    """``experiments/NAME.yaml``, or ``name`` itself when it is a path to a YAML file."""
+    p = Path(name)
+    if p.suffix in (".yaml", ".yml"):
+        return p
+    return EXPERIMENTS_DIR / f"{name}.yaml"
+
+
+def available_experiments() -> list[str]:
+    """Names of the calibration experiments in ``experiments/``."""
+    return sorted(p.stem for p in EXPERIMENTS_DIR.glob("calibrate_*.yaml"))
+
+
+def _need(cond: bool, where: str, msg: str) -> None:
+    if not cond:
+        raise ConfigError(f"{where}: {msg}")
+
+
+def _number(x: Any) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _prior(where: str, key: str, spec: Any) -> Prior:
+    specs = parameter_specs()
+    ps = specs[key]
+    _need(ps.range is not None and ps.choices is None and not _is_int(ps.default)
+          and not isinstance(ps.default, list), where,
+          f"'{key}' cannot be a free parameter: only real-valued parameters with a documented range can be "
+          f"calibrated (it is {ps.allowed()}). Put it under 'fixed' instead.")
+    lo, hi = ps.range
+    _need(isinstance(spec, dict), where, f"the prior of '{key}' must be a mapping such as "
+                                         "{prior: uniform, low: 0.1, high: 0.9} or {prior: normal, mean: 0.5, sd: 0.1}.")
+    kind = spec.get("prior")
+    _need(kind in PRIORS, where, f"prior of '{key}' is {kind!r}; allowed: {', '.join(PRIORS)}.")
+    if kind == "uniform":
+        extra = set(spec) - {"prior", "low", "high"}
+        _need(not extra, where, f"unknown field(s) {', '.join(sorted(extra))} in the prior of '{key}'; a uniform "
+                                "prior has low and high.")
+        low, high = spec.get("low"), spec.get("high")
+        _need(_number(low) and _number(high) and lo <= low < high <= hi, where,
+              f"uniform prior of '{key}' needs numbers low < high inside the parameter's range "
+              f"[{lo:g}, {hi:g}] ({ps.unit}); got low={low!r}, high={high!r}.")
+        return Prior(key, "uniform", float(low), float(high))
+    extra = set(spec) - {"prior", "mean", "sd"}
+    _need(not extra, where, f"unknown field(s) {', '.join(sorted(extra))} in the prior of '{key}'; a normal "
+                            "prior has mean and sd (it is truncated to the parameter's range).")
+    mean, sd = spec.get("mean"), spec.get("sd")
+    _need(_number(mean) and _number(sd) and sd > 0 and lo <= mean <= hi, where,
+          f"normal prior of '{key}' needs a mean inside [{lo:g}, {hi:g}] and sd > 0; got mean={mean!r}, sd={sd!r}.")
+    return Prior(key, "normal", float(lo), float(hi), float(mean), float(sd))
+
+
+def _known_key(where: str, key: str) -> None:
+    import difflib
+
+    specs = parameter_specs()
+    if key not in specs:
+        hint = difflib.get_close_matches(key, list(specs), n=1)
+        raise ConfigError(f"{where}: unknown parameter '{key}'." + (f" Did you mean '{hint[0]}'?" if hint else "")
+                          + " Parameters are the dotted keys of scenarios/config.yaml (docs/parameters.md).")
+
+
+def load_experiment(name: str) -> Experiment:
+    """Read and validate ``experiments/NAME.yaml`` (or a YAML path).
+
+    Raises
+    ------
+    ConfigError
+        Missing file, unknown fields, unknown parameters, priors outside a
+        parameter's documented range, a parameter both free and fixed, or
+        fixed values that scenarios/config.yaml refuses.
+    """
+    path = experiment_path(name)
+    where = str(path)
+    if not path.is_file():
+        raise ConfigError(f"No experiment file {path}. Available experiments: "
+                          f"{', '.join(available_experiments()) or 'none'} (files experiments/NAME.yaml).")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{where}: not valid YAML ({str(exc).splitlines()[0]}).") from None
+    _need(isinstance(raw, dict), where, "must be a mapping with keys free, fixed, statistics, abc, executor.")
+    unknown = set(raw) - _EXPERIMENT_KEYS
+    _need(not unknown, where, f"unknown field(s) {', '.join(sorted(unknown))}; allowed: "
+                              f"{', '.join(sorted(_EXPERIMENT_KEYS))}.")
+    scenario = raw.get("scenario", "baseline")
+    scenario = (scenario,) if isinstance(scenario, str) else tuple(scenario)
+    fixed = raw.get("fixed") or {}
+    _need(isinstance(fixed, dict), where, "'fixed' must map dotted parameter keys to values.")
+    for key in fixed:
+        _known_key(where + " (fixed)", key)
+    free_raw = raw.get("free") or {}
+    _need(isinstance(free_raw, dict) and free_raw, where, "'free' must list at least one parameter with its prior.")
+    free: dict[str, Prior] = {}
+    for key, spec in free_raw.items():
+        _known_key(where + " (free)", key)
+        _need(key not in fixed, where, f"'{key}' is both free and fixed.")
+        free[key] = _prior(where, key, spec)
+    st = raw.get("statistics")
+    _need(isinstance(st, dict) and all(isinstance(v, list) or v == "all" for v in st.values()), where,
+          "'statistics' must map survey items to the list of statistics compared (or 'all'), e.g. "
+          "{capacity: [mean], schoolwide: [mean, icc]}.")
+    try:
+        stats = statistics_spec({i: (STATISTICS if k == "all" else k) for i, k in st.items()})
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    abc = raw.get("abc") or {}
+    ex = raw.get("executor") or {}
+    pred = raw.get("predictive") or {}
+    values: dict[str, Any] = {}
+    for section, allowed, d in (("abc", _ABC_KEYS, abc), ("executor", _EXECUTOR_KEYS, ex),
+                                ("predictive", {"draws": int}, pred)):
+        _need(isinstance(d, dict), where, f"'{section}' must be a mapping.")
+        extra = set(d) - set(allowed)
+        _need(not extra, where, f"unknown field(s) {', '.join(sorted(extra))} in '{section}'; allowed: "
+                                f"{', '.join(allowed)}.")
+        for k, typ in allowed.items():
+            if k in d:
+                v = d[k]
+                ok = isinstance(v, str) if typ is str else (_is_int(v) if typ is int else _number(v))
+                _need(ok, where, f"'{section}.{k}' must be {'text' if typ is str else typ.__name__}; got {v!r}.")
+                values[{"kind": "executor", "draws": "predictive_draws"}.get(k, k)] = v
+    exp = Experiment(name=path.stem, path=path, scenario=scenario, fixed=dict(fixed), free=free,
+                     statistics=stats, **values)
+    check_settings(exp, where)
+    load_config(list(exp.scenario), exp.overrides())  # fixed values must be valid
+    return exp
+
+
+def check_settings(exp: Experiment, where: str) -> None:
+    """Validate the ABC and executor settings of an experiment."""
+    _need(exp.population >= 10, where, f"abc.population must be an integer >= 10; got {exp.population}.")
+    _need(exp.generations >= 1, where, f"abc.generations must be an integer >= 1; got {exp.generations}.")
+    _need(0 <= exp.min_acceptance_rate < 1, where,
+          f"abc.min_acceptance_rate must be in [0, 1); got {exp.min_acceptance_rate}.")
+    _need(0 <= exp.seed <= 2**32 - 1, where, f"abc.seed must be in [0, 4294967295]; got {exp.seed}.")
+    _need(exp.distance in DISTANCES, where, f"abc.distance is {exp.distance!r}; allowed: {', '.join(DISTANCES)}.")
+    _need(exp.distance != "regression" or exp.pilot >= 2 * len(exp.free) + 10, where,
+          f"abc.pilot must be an integer >= {2 * len(exp.free) + 10} with the regression distance; got {exp.pilot}.")
+    _need(exp.executor in EXECUTORS, where, f"executor.kind is {exp.executor!r}; allowed: {', '.join(EXECUTORS)}.")
+    _need(exp.scheduling in SCHEDULING, where,
+          f"executor.scheduling is {exp.scheduling!r}; allowed: {', '.join(SCHEDULING)}.")
+    _need(exp.workers >= 0, where, f"executor.workers must be >= 0 (0: all cores); got {exp.workers}.")
+    _need(exp.predictive_draws >= 0, where, f"predictive.draws must be >= 0; got {exp.predictive_draws}.")
+
+
+# -- the simulated survey -------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SurveyDesign:
+    """Who answered what in the observed survey: what every simulated survey reproduces.
+
+    Attributes
+    ----------
+    waves : ndarray of int
+        Wave (model step) of each teacher respondent.
+    schools : ndarray of int
+        Model school of each respondent (observed schools in order of appearance).
+    missing : dict
+        Item -> boolean mask of missing answers.
+    """
+
+    waves: np.ndarray
+    schools: np.ndarray
+    missing: dict[str, np.ndarray]
+
+    @classmethod
+    def from_survey(cls, data: SurveyData, items: Sequence[str]) -> SurveyDesign:
+        frame = teacher_rows(data)
+        return cls(waves=frame["wave"].to_numpy(np.int64), schools=school_codes(frame),
+                   missing={i: frame[i].isna().to_numpy() for i in items})
+
+    def check(self, n_schools: int, teachers_per_school: int, where: str) -> None:
+        """Refuse a model district too small to reproduce the design."""
+        n_obs = int(self.schools.max()) + 1
+        _need(n_obs <= n_schools, where,
+              f"the survey covers {n_obs} schools but the model district has district.schools={n_schools}; "
+              f"set district.schools to at least {n_obs} under 'fixed'.")
+        most = max(int(np.bincount(self.schools[self.waves == w]).max()) for w in np.unique(self.waves))
+        _need(most <= teachers_per_school, where,
+              f"a school has {most} respondents in one wave but the model has district.teachers_per_school="
+              f"{teachers_per_school}; set it to at least {most} under 'fixed'.")
+
+
+def teacher_rows(data: SurveyData) -> pd.DataFrame:
+    """The survey's teacher respondents (the model surveys teachers; other roles are reported, not used)."""
+    return data.frame[data.frame["role"] == "teacher"].reset_index(drop=True)
+
+
+def set_dotted(cfg: dict, key: str, value: Any) -> None:
+    """Set ``cfg['a']['b'] = value`` for ``key = 'a.b'``."""
+    *path, last = key.split(".")
+    for k in path:
+        cfg = cfg[k]
+    cfg[last] = value
+
+
+@dataclass
+class SurveySimulator:
+    """The model as pyabc sees it: parameters -> summary statistics of a simulated survey.
+
+    Picklable (sent to worker processes or Dask). The simulation seed is drawn
+    from numpy's global generator, which the sampler seeds per task, so a
+    calibration is reproducible.
+    """
+
+    base: dict
+    design: SurveyDesign
+    statistics: dict[str, tuple[str, ...]]
+
+    def survey(self, params: dict[str, float], seed: int) -> dict[str, np.ndarray]:
+        """Run the model with ``params`` and answer the observed design; item -> answers (NaN = missing)."""
+        cfg = copy.deepcopy(self.base)
+        for key, value in params.items():
+            set_dotted(cfg, key, float(value))
+        ss = np.random.SeedSequence(int(seed))
+        model_seed, survey_seed = ss.generate_state(2)
+        model = DistrictModel(cfg, seed=int(model_seed), validate_config=False)
+        rng = np.random.default_rng(np.random.SeedSequence(int(survey_seed)))
+        d, tps = self.design, model.p.district.teachers_per_school
+        answers = {item: np.full(d.waves.size, np.nan) for item in self.statistics}
+        for wave in np.unique(d.waves):
+            model.run(int(wave) - model.steps)
+            lat = latents(model)
+            rows = np.flatnonzero(d.waves == wave)
+            who = np.empty(rows.size, dtype=np.int64)
+            for school in np.unique(d.schools[rows]):
+                r = rows[d.schools[rows] == school]
+                who[np.searchsorted(rows, r)] = school * tps + rng.choice(tps, size=r.size, replace=False)
+            for item in self.statistics:
+                answers[item][rows] = likert(lat[item].to_numpy()[who], model.p.survey.noise_sd, rng)
+        for item in self.statistics:
+            answers[item][d.missing[item]] = np.nan
+        return answers
+
+    def statistics_of(self, answers: dict[str, np.ndarray]) -> dict[str, float]:
+        return {name: float(v) for *_, v, name in
+                statistics_rows(self.design.waves, self.design.schools, answers, self.statistics)}
+
+    def __call__(self, params: dict[str, float]) -> dict[str, float]:
+        seed = int(np.random.randint(0, 2**32 - 1, dtype=np.uint64))
+        return self.statistics_of(self.survey(dict(params), seed))
+
+
+def make_simulator(exp: Experiment, data: SurveyData) -> SurveySimulator:
+    """The simulator of an experiment for a survey (validates the district against the design)."""
+    cfg = load_config(list(exp.scenario), exp.overrides())
+    base = OmegaConf.to_container(cfg, resolve=True)
+    design = SurveyDesign.from_survey(data, list(exp.statistics))
+    design.check(base["district"]["schools"], base["district"]["teachers_per_school"], str(exp.path))
+    return SurveySimulator(base=base, design=design, statistics=exp.statistics)
+
+
+def observed_statistics(exp: Experiment, data: SurveyData) -> dict[str, float]:
+    """Summary statistics of the survey's teacher answers for the experiment's items."""
+    missing = [i for i in exp.statistics if i not in data.items]
+    _need(not missing, str(exp.path), f"the experiment compares item(s) {', '.join(missing)} that the survey "
+                                      f"{data.path} does not have; its items are {', '.join(data.items)}.")
+    frame = teacher_rows(data)
+    _need(len(frame) > 0, str(data.path), "has no respondent with role 'teacher'; the model surveys teachers.")
+    answers = {i: frame[i].to_numpy(dtype=float, na_value=np.nan) for i in exp.statistics}
+    return {name: float(v) for *_, v, name in
+            statistics_rows(frame["wave"].to_numpy(), school_codes(frame), answers, exp.statistics)}
+
+
+# -- sampling -----------------------------------------------------------------------------
+
+def _ignore_sigint() -> None:
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def resolve_workers(workers: int) -> int:
+    """0 means all cores."""
+    import os
+
+    return (os.cpu_count() or 1) if workers <= 0 else workers
+
+
+class Executor:
+    """Where simulations run: this process, a local process pool, or a Dask cluster.
+
+    Use as a context manager; :meth:`map` is an ordered ``map`` over the workers.
+    """
+
+    def __init__(self, kind: str, workers: int = 0, dask_address: str = ""):
+        self.kind, self.workers, self.dask_address = kind, resolve_workers(workers), dask_address
+        self.pool = self.client = self.cluster = None
+
+    def __enter__(self) -> Executor:
+        if self.kind == "processes" and self.workers > 1:
+            from concurrent.futures import ProcessPoolExecutor
+
+            import multiprocessing as mp
+
+            # fork where available: workers inherit the loaded modules (mesa sets the default to spawn)
+            ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else None)
+            self.pool = ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_ignore_sigint)
+        elif self.kind == "dask":
+            from dask.distributed import Client, LocalCluster
+
+            if self.dask_address:
+                self.client = Client(self.dask_address)
+            else:
+                self.cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
+                                            dashboard_address=None)
+                self.client = Client(self.cluster)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=exc[0] is None, cancel_futures=True)
+        if self.client is not None:
+            self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+
+    def map(self, fn: Callable, items: Sequence) -> list:
+        items = list(items)
+        if self.pool is not None:
+            return list(self.pool.map(fn, items, chunksize=max(1, len(items) // (4 * self.workers))))
+        if self.client is not None:
+            return self.client.gather(self.client.map(fn, items, pure=False))
+        return [fn(x) for x in items]
+
+    def sampler(self, exp: Experiment):
+        """The pyabc sampler for this executor and the experiment's scheduling."""
+        max_tries = max(100, int(math.ceil(10 / exp.min_acceptance_rate))) if exp.min_acceptance_rate else 10**9
+        if exp.scheduling == "static":
+            from sim.pyabc_ext import SeededMappingSampler
+
+            return SeededMappingSampler(self.map, exp.seed, max_tries)
+        from pyabc.sampler import DaskDistributedSampler, MulticoreEvalParallelSampler, SingleCoreSampler
+
+        if self.client is not None:
+            return DaskDistributedSampler(dask_client=self.client, default_pickle=False)
+        if self.workers > 1 and self.kind == "processes":
+            return MulticoreEvalParallelSampler(n_procs=self.workers)
+        return SingleCoreSampler()
+
+
+# -- the calibration ----------------------------------------------------------------------
+
+DISTANCES = ("regression", "adaptive")
+_PILOT_KEY = 20_000  # SeedSequence spawn key of the pilot sample
+
+
+@dataclass
+class Pilot:
+    """Prior predictive sample that fits the regression summaries (semi-automatic ABC).
+
+    ``params``: one row per draw from the prior; ``stats``: its simulated
+    survey statistics. Stored in ``DIR/pilot.csv`` so a resumed calibration
+    fits exactly the same regression.
+    """
+
+    params: pd.DataFrame
+    stats: pd.DataFrame
+
+
+def pilot_sample(exp: Experiment, simulator: SurveySimulator, ex: Executor, out: Path, names: list[str],
+                 say: Callable = print) -> Pilot:
+    """Draw ``abc.pilot`` parameter vectors from the prior and simulate them (or read ``DIR/pilot.csv``)."""
+    path = out / "pilot.csv"
+    keys = list(exp.free)
+    if path.exists():
+        df = pd.read_csv(path)
+        return Pilot(df[keys], df[names])
+    ss = np.random.SeedSequence(exp.seed, spawn_key=(_PILOT_KEY,))
+    draw_ss, sim_ss = ss.spawn(2)
+    rng = np.random.default_rng(draw_ss)
+    params = pd.DataFrame({k: p.rv().rvs(size=exp.pilot, random_state=rng) for k, p in exp.free.items()})
+    seeds = sim_ss.generate_state(exp.pilot).tolist()
+    start = time.perf_counter()
+    stats = pd.DataFrame(ex.map(_simulate_stats, [(simulator, row, s) for row, s in
+                                                  zip(params.to_dict("records"), seeds)]))[names]
+    pd.concat([params, stats], axis=1).to_csv(path, index=False)
+    say(f"pilot: {exp.pilot} simulations from the prior fit the regression summaries "
+        f"({time.perf_counter() - start:.0f} s).", flush=True)
+    return Pilot(params, stats)
+
+
+def _abc(exp: Experiment, simulator: SurveySimulator, sampler, t: int, pilot: Pilot | None,
+         observed: dict[str, float]):
+    """The ABCSMC object for generation ``t`` (a new one per generation: see :func:`calibrate`).
+
+    ``regression`` distance: Euclidean distance between regression summaries
+    (:class:`sim.pyabc_ext.FixedRegressionSumstat` fitted on the pilot); the
+    first threshold is the median pilot distance. ``adaptive``: pyabc's
+    adaptive p-norm on the raw statistics, each scaled by its median absolute
+    deviation in the previous generation.
+    """
+    import pyabc
+
+    prior = pyabc.Distribution(**{k: p.rv() for k, p in exp.free.items()})
+    eps = pyabc.MedianEpsilon()
+    if exp.distance == "regression":
+        from sim.pyabc_ext import FixedRegressionSumstat
+
+        sumstat = FixedRegressionSumstat(pilot.stats.to_numpy(float), pilot.params.to_numpy(float), list(exp.free))
+        distance = pyabc.PNormDistance(p=2, sumstat=sumstat)
+        if t == 0:
+            sumstat.initialize(t=0, get_sample=None, x_0=observed, total_sims=0)
+            obs = sumstat(np.array(list(observed.values()), float))
+            d = np.sqrt(((np.vstack([sumstat(r) for r in pilot.stats.to_numpy(float)]) - obs) ** 2).sum(1))
+            eps = pyabc.MedianEpsilon(initial_epsilon=float(np.median(d)))
+    else:
+        distance = pyabc.AdaptivePNormDistance(p=2, all_particles_for_scale=False)
+    return pyabc.ABCSMC(simulator, prior, distance, population_size=exp.population, sampler=sampler, eps=eps)
+
+
+def posterior_table(history, exp: Experiment, t: int | None = None) -> pd.DataFrame:
+    """Weighted mean and 5/50/95% quantiles of each free parameter in generation ``t`` (default: last)."""
+    from pyabc.weighted_statistics import weighted_quantile
+
+    df, w = history.get_distribution(m=0, t=t)
+    rows = []
+    for key in exp.free:
+        x = df[key].to_numpy(float)
+        rows.append({"parameter": key, "mean": float(np.sum(w * x)),
+                     **{f"q{int(q * 100):02d}": float(weighted_quantile(x, w, alpha=q)) for q in (0.05, 0.5, 0.95)}})
+    return pd.DataFrame(rows, columns=["parameter", "mean", "q05", "q50", "q95"])
+
+
+def generations_table(history) -> pd.DataFrame:
+    """One row per finished generation: epsilon, simulations, acceptance rate."""
+    pops = history.get_all_populations()
+    pops = pops[pops["t"] >= 0]
+    return pd.DataFrame({"generation": pops["t"].astype(int) + 1, "epsilon": pops["epsilon"],
+                         "simulations": pops["samples"].astype(np.int64), "particles": pops["particles"].astype(int),
+                         "acceptance_rate": pops["particles"] / pops["samples"]}).reset_index(drop=True)
+
+
+@dataclass
+class CalibrationResult:
+    """What :func:`calibrate` produced."""
+
+    out: Path
+    posterior: pd.DataFrame
+    generations: pd.DataFrame
+    ppc: pd.DataFrame | None
+    finished: bool
+    resumed_from: int
+
+
+def _state_file(out: Path) -> Path:
+    return out / "calibration.yaml"
+
+
+def check_resume(exp: Experiment, data: SurveyData, out: Path) -> int:
+    """Generations already stored in ``out`` for this experiment and survey (0: a new calibration).
+
+    Raises ConfigError if ``out`` holds a calibration of another experiment or survey.
+    """
+    db, state = out / "history.db", _state_file(out)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"out={out} is a file; give a directory for the calibration's outputs.")
+    if state.exists():
+        stored = yaml.safe_load(state.read_text()) or {}
+        mine = {"experiment": exp.fingerprint(), "survey_sha256": data.sha256}
+        theirs = {"experiment": stored.get("experiment"), "survey_sha256": stored.get("survey_sha256")}
+        if mine != theirs:
+            what = "survey file" if mine["survey_sha256"] != theirs["survey_sha256"] else "experiment settings"
+            raise ConfigError(
+                f"out={out} holds a calibration with a different {what} ({stored.get('experiment_file')}, "
+                f"{stored.get('survey')}); resuming needs the same survey and the same free/fixed parameters, "
+                "statistics, population, distance, pilot and seed. Choose another out= directory.")
+    elif db.exists():
+        raise ConfigError(f"{db} exists but {state.name} does not, so it cannot be resumed safely; choose "
+                          "another out= directory or remove the database.")
+    if not db.exists():
+        return 0
+    import pyabc
+
+    max_t = pyabc.History(f"sqlite:///{db}", create=False).max_t
+    return 0 if max_t is None else int(max_t) + 1
+
+
+def calibrate(survey: str | Path, experiment: str | Experiment, out: str | Path, *, generations: int | None = None,
+              progress: bool = True, truth: dict[str, float] | None = None, **settings: Any) -> CalibrationResult:
+    """Fit an experiment's free parameters to a survey with ABC-SMC; resume if ``out`` holds a calibration.
+
+    Parameters
+    ----------
+    survey : path
+        Survey CSV (docs/survey.md).
+    experiment : str or Experiment
+        Name in ``experiments/`` (or a YAML path, or a loaded experiment).
+    out : path
+        Output directory; ``history.db`` there is the pyabc database.
+    generations : int, optional
+        Total generations to reach (default: the experiment's ``abc.generations``);
+        a smaller number stops early, a later call continues.
+    progress : bool
+        Print one line per generation.
+    truth : dict, optional
+        Known true values (synthetic surveys): drawn in the figures and checked in ``truth.csv``.
+    **settings
+        Overrides of the experiment's execution settings: ``executor``, ``scheduling``,
+        ``workers``, ``dask_address``, ``predictive_draws``.
+
+    Returns
+    -------
+    CalibrationResult
+    """
+    import logging
+
+    import pyabc
+
+    logging.getLogger("ABC").setLevel(logging.WARNING)
+    data = load_survey(survey)
+    exp = load_experiment(experiment) if isinstance(experiment, str) else experiment
+    exp = replace(exp, **{k: v for k, v in settings.items() if v is not None})
+    check_settings(exp, "settings")
+    total = exp.generations if generations is None else int(generations)
+    _need(total >= 1, "settings", f"generations must be >= 1; got {total}.")
+    observed = observed_statistics(exp, data)
+    nan = [k for k, v in observed.items() if not np.isfinite(v)]
+    _need(not nan, str(data.path), f"statistic(s) {', '.join(nan)} cannot be computed (no answers for the item "
+                                   "in that wave); remove the item from the experiment's statistics.")
+    simulator = make_simulator(exp, data)
+    out = Path(out)
+    done = check_resume(exp, data, out)
+    fresh = not _state_file(out).exists()
+    out.mkdir(parents=True, exist_ok=True)
+    if done == 0 and (out / "history.db").exists():
+        (out / "history.db").unlink()  # a calibration interrupted before its first generation: start afresh
+    if fresh and (out / "pilot.csv").exists():
+        (out / "pilot.csv").unlink()  # not made for this calibration
+    url = f"sqlite:///{out / 'history.db'}"
+    _write_state(exp, data, out, observed)
+    say = print if progress else (lambda *a, **k: None)
+    say(data.report())
+    say(f"Calibrating {len(exp.free)} parameters ({', '.join(exp.free)}) against {len(observed)} statistics; "
+        f"{exp.population} particles per generation, {total} generations, executor {exp.executor} "
+        f"({resolve_workers(exp.workers)} workers, {exp.scheduling} scheduling)."
+        + (f" Resuming after generation {done} from {out / 'history.db'}." if done else ""), flush=True)
+    history = None
+    finished = done >= total
+    try:
+        with Executor(exp.executor, exp.workers, exp.dask_address) as ex:
+            pilot = (pilot_sample(exp, simulator, ex, out, list(observed), say) if exp.distance == "regression"
+                     else None)
+            t = done
+            while t < total:
+                start = time.perf_counter()
+                abc = _abc(exp, simulator, ex.sampler(exp), t, pilot, observed)
+                if t == 0:
+                    abc.new(url, observed)
+                else:
+                    abc.load(url, 1, observed_sum_stat=observed)
+                history = abc.run(max_nr_populations=1)
+                if history.max_t + 1 <= t:
+                    say(f"Stopped: generation {t + 1} could not accept {exp.population} particles within "
+                        f"{ex.sampler(exp).max_tries if exp.scheduling == 'static' else 'the allowed'} tries per "
+                        "particle (acceptance rate too low).", flush=True)
+                    break
+                t = history.max_t + 1
+                gens = generations_table(history)
+                last = gens.iloc[-1]
+                post = posterior_table(history, exp)
+                say(f"generation {t}/{total}: epsilon {last['epsilon']:.4g}, acceptance "
+                    f"{last['acceptance_rate']:.1%} ({int(last['simulations'])} simulations), "
+                    f"{time.perf_counter() - start:.0f} s; posterior median "
+                    + ", ".join(f"{r.parameter}={r.q50:.3g}" for r in post.itertuples()), flush=True)
+                if last["acceptance_rate"] < exp.min_acceptance_rate:
+                    say(f"Stopped: acceptance rate {last['acceptance_rate']:.2%} is below abc.min_acceptance_rate "
+                        f"{exp.min_acceptance_rate:.2%}.", flush=True)
+                    break
+            finished = t >= total
+            history = pyabc.History(url, create=False)
+            if history.max_t < 0:
+                raise ConfigError("No generation finished; nothing to summarise.")
+            ppc = write_outputs(exp, data, out, history, simulator, observed, ex, truth=truth)
+    except KeyboardInterrupt:
+        history = pyabc.History(url, create=False) if (out / "history.db").exists() else None
+        n = (history.max_t + 1) if history is not None else 0
+        if n > 0:
+            write_posterior(exp, out, history)
+        raise CalibrationInterrupted(
+            f"Interrupted: {n} finished generation(s) are saved in {out / 'history.db'}"
+            + (f" (posterior so far in {out / 'posterior.csv'})" if n else "")
+            + "; rerun the same command to resume.") from None
+    return CalibrationResult(out=out, posterior=posterior_table(history, exp), generations=generations_table(history),
+                             ppc=ppc, finished=finished, resumed_from=done)
+
+
+class CalibrationInterrupted(RuntimeError):
+    """Ctrl-C during a calibration; what finished is saved."""
+
+
+def _write_state(exp: Experiment, data: SurveyData, out: Path, observed: dict[str, float]) -> None:
+    state = {"experiment_file": str(exp.path), "survey": str(data.path), "survey_sha256": data.sha256,
+             "experiment": exp.fingerprint()}
+    _state_file(out).write_text(yaml.safe_dump(state, sort_keys=False))
+    pd.DataFrame([_split_name(k) | {"value": v} for k, v in observed.items()]).to_csv(
+        out / "observed_statistics.csv", index=False)
+
+
+def _split_name(name: str) -> dict[str, Any]:
+    stat, item, wave = name.split(":")
+    return {"name": name, "statistic": stat, "item": item, "wave": int(wave[1:])}
+
+
+def write_posterior(exp: Experiment, out: Path, history) -> pd.DataFrame:
+    """``posterior.csv`` and ``posterior_sample.csv`` (particles and weights) of the last generation."""
+    post = posterior_table(history, exp)
+    post.to_csv(out / "posterior.csv", index=False)
+    df, w = history.get_distribution(m=0)
+    sample = df[list(exp.free)].reset_index(drop=True)
+    sample["weight"] = np.asarray(w)
+    sample.to_csv(out / "posterior_sample.csv", index=False)
+    generations_table(history).to_csv(out / "generations.csv", index=False)
+    return post
+
+
+def _simulate_stats(args: tuple[SurveySimulator, dict[str, float], int]) -> dict[str, float]:
+    simulator, params, seed = args
+    return simulator.statistics_of(simulator.survey(params, seed))
+
+
+def posterior_predictive(exp: Experiment, history, simulator: SurveySimulator, observed: dict[str, float],
+                         ex: Executor) -> pd.DataFrame:
+    """Survey statistics of ``predictive.draws`` runs from posterior draws against the observed ones.
+
+    Columns: name, statistic, item, wave, observed, mean, q05, q95, inside_90 (observed within
+    the 5-95% predictive interval), p_upper (share of runs at or above the observed value).
+    """
+    df, w = history.get_distribution(m=0)
+    ss = np.random.SeedSequence(exp.seed, spawn_key=(_PPC_KEY,))
+    pick_ss, sim_ss = ss.spawn(2)
+    rng = np.random.default_rng(pick_ss)
+    idx = rng.choice(len(df), size=exp.predictive_draws, p=np.asarray(w) / np.sum(w))
+    seeds = sim_ss.generate_state(exp.predictive_draws).tolist()
+    tasks = [(simulator, {k: float(df[k].iloc[i]) for k in exp.free}, s) for i, s in zip(idx, seeds)]
+    sims = pd.DataFrame(ex.map(_simulate_stats, tasks))
+    rows = []
+    for name, obs in observed.items():
+        x = sims[name].to_numpy(float)
+        lo, hi = np.quantile(x, [0.05, 0.95])
+        rows.append(_split_name(name) | {"observed": obs, "mean": x.mean(), "q05": lo, "q95": hi,
+                                         "inside_90": bool(lo <= obs <= hi), "p_upper": float((x >= obs).mean())})
+    return pd.DataFrame(rows)
+
+
+def write_outputs(exp: Experiment, data: SurveyData, out: Path, history, simulator: SurveySimulator,
+                  observed: dict[str, float], ex: Executor, truth: dict[str, float] | None = None
+                  ) -> pd.DataFrame | None:
+    """Posterior table and sample, figures, posterior predictive check, truth check and provenance."""
+    from sim import calibration_plots as plots
+    from sim.provenance import provenance
+
+    post = write_posterior(exp, out, history)
+    df, w = history.get_distribution(m=0)
+    plots.marginals(df, np.asarray(w), exp, out / "marginals.png", truth=truth)
+    plots.pairs(df, np.asarray(w), exp, out / "pairs.png", truth=truth)
+    ppc = None
+    if exp.predictive_draws > 0:
+        ppc = posterior_predictive(exp, history, simulator, observed, ex)
+        ppc.to_csv(out / "ppc.csv", index=False)
+        plots.predictive_check(ppc, out / "ppc.png")
+    if truth:
+        check = post.assign(true=[truth.get(p, np.nan) for p in post["parameter"]])
+        check["inside_90"] = (check["q05"] <= check["true"]) & (check["true"] <= check["q95"])
+        check.to_csv(out / "truth.csv", index=False)
+    gens = generations_table(history)
+    import importlib.metadata as md
+
+    meta = provenance(seed=exp.seed, experiment=str(exp.path), experiment_settings=exp.fingerprint(),
+                      survey=str(data.path), survey_sha256=data.sha256, generations_done=int(len(gens)),
+                      simulations=int(gens["simulations"].sum()), executor=exp.executor, scheduling=exp.scheduling,
+                      workers=resolve_workers(exp.workers), predictive_draws=exp.predictive_draws,
+                      truth=truth or None, pyabc=md.version("pyabc"))
+    (out / "provenance.yaml").write_text(yaml.safe_dump(meta, sort_keys=False))
+    return ppc
+
+
+# -- command line -------------------------------------------------------------------------
+
+@dataclass
+class CalibrateArgs:
+    """Arguments of ``sim-calibrate`` (a Hydra structured config): ``key=value`` on the command line.
+
+    survey, experiment and out are required. The others override the
+    experiment's settings for this run: ``generations`` (total to reach),
+    ``executor`` (processes, dask, single), ``scheduling`` (static, dynamic),
+    ``workers`` (0: all cores), ``dask_address`` (empty: a local cluster),
+    ``draws`` (posterior predictive runs), ``truth`` (YAML file of known true
+    values, for synthetic surveys), ``progress``.
+    """
+
+    survey: str = "???"
+    experiment: str = "???"
+    out: str = "???"
+    generations: int | None = None
+    executor: str | None = None
+    scheduling: str | None = None
+    workers: int | None = None
+    dask_address: str | None = None
+    draws: int | None = None
+    truth: str | None = None
+    progress: bool = True
+
+
+_REQUIRED_ARGS = ("survey", "experiment", "out")
+_INT_ARGS = ("generations", "workers", "draws")
+
+
+def parse_args(args: Sequence[str]) -> dict[str, Any]:
+    """Check ``key=value`` arguments (before Hydra sees them); raise ConfigError on bad input."""
+    known = [f.name for f in CalibrateArgs.__dataclass_fields__.values()]
+    values: dict[str, Any] = {}
+    for a in args:
+        key, eq, val = a.partition("=")
+        key = key.lstrip("+")
+        if key.startswith("hydra"):
+            continue
+        if not eq:
+            raise ConfigError(f"Argument '{a}' is not of the form key=value. Usage: sim-calibrate survey=PATH "
+                              f"experiment=NAME out=DIR [{'|'.join(k + '=...' for k in known[3:])}].")
+        if key not in known:
+            import difflib
+
+            hint = difflib.get_close_matches(key, known, n=1)
+            raise ConfigError(f"Unknown argument '{key}'." + (f" Did you mean '{hint[0]}'?" if hint else "")
+                              + f" Allowed: {', '.join(known)}.")
+        if key in _INT_ARGS:
+            try:
+                val = int(val)
+            except ValueError:
+                raise ConfigError(f"Argument {key}={val!r} must be an integer.") from None
+        elif key == "progress":
+            if val.lower() not in ("true", "false"):
+                raise ConfigError(f"Argument progress={val!r} must be true or false.")
+            val = val.lower() == "true"
+        values[key] = val
+    missing = [k for k in _REQUIRED_ARGS if not values.get(k)]
+    if missing:
+        raise ConfigError(f"Missing argument(s) {', '.join(k + '=' for k in missing)}. Usage: sim-calibrate "
+                          f"survey=PATH experiment=NAME out=DIR (experiments: "
+                          f"{', '.join(available_experiments()) or 'none'}).")
+    return values
+
+
+def read_truth(path: str | None) -> dict[str, float] | None:
+    """Known true values (YAML mapping parameter -> value, or a file with a ``truth:`` mapping)."""
+    if not path:
+        return None
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"truth={path}: no such file.")
+    raw = yaml.safe_load(p.read_text())
+    raw = raw.get("truth", raw) if isinstance(raw, dict) else raw
+    if not isinstance(raw, dict) or not all(isinstance(k, str) and _number(v) for k, v in raw.items()):
+        raise ConfigError(f"truth={path}: must map dotted parameter keys to numbers (optionally under 'truth:').")
+    return {k: float(v) for k, v in raw.items()}
+
+
+def _settings(values: dict[str, Any]) -> dict[str, Any]:
+    return {"executor": values.get("executor"), "scheduling": values.get("scheduling"),
+            "workers": values.get("workers"), "dask_address": values.get("dask_address"),
+            "predictive_draws": values.get("draws")}
+
+
+def check_inputs(values: dict[str, Any]) -> None:
+    """Everything that can be refused before any simulation: survey, experiment, settings, out, truth."""
+    data = load_survey(values["survey"])
+    exp = load_experiment(values["experiment"])
+    exp = replace(exp, **{k: v for k, v in _settings(values).items() if v is not None})
+    check_settings(exp, "command line")
+    if values.get("generations") is not None and values["generations"] < 1:
+        raise ConfigError(f"generations must be >= 1; got {values['generations']}.")
+    observed_statistics(exp, data)
+    make_simulator(exp, data)
+    check_resume(exp, data, Path(values["out"]))
+    truth = read_truth(values.get("truth"))
+    if truth:
+        unknown = [k for k in truth if k not in exp.free]
+        _need(not unknown, f"truth={values['truth']}", f"{', '.join(unknown)} are not free parameters of "
+                                                      f"{exp.name} ({', '.join(exp.free)}).")
+
+
+def _hydra_app(cfg) -> None:
+    values = {k: v for k, v in OmegaConf.to_container(cfg).items() if v is not None}
+    try:
+        calibrate(values["survey"], values["experiment"], values["out"], generations=values.get("generations"),
+                  progress=values.get("progress", True), truth=read_truth(values.get("truth")),
+                  **_settings(values))
+    except CalibrationInterrupted as exc:
+        print(f"sim-calibrate: {exc}", file=sys.stderr)
+        raise SystemExit(EXIT_INTERRUPTED) from None
+    except ConfigError as exc:
+        print(f"sim-calibrate: {exc}", file=sys.stderr)
+        raise SystemExit(EXIT_BAD_INPUT) from None
+    print(f"Wrote {values['out']}/: posterior.csv, posterior_sample.csv, generations.csv, marginals.png, pairs.png, "
+          "ppc.csv, ppc.png, observed_statistics.csv, calibration.yaml, provenance.yaml, history.db")
+
+
+def main() -> None:
+    """Console entry point of ``sim-calibrate`` (also ``python -m sim.calibrate``)."""
+    import hydra
+    from hydra.core.config_store import ConfigStore
+
+    args = sys.argv[1:]
+    if not any(a.startswith("-") for a in args):
+        try:
+            values = parse_args(args)
+            check_inputs(values)
+        except ConfigError as exc:
+            print(f"sim-calibrate: {exc}", file=sys.stderr)
+            raise SystemExit(EXIT_BAD_INPUT) from None
+        if not any(a.startswith("hydra.run.dir=") for a in args):
+            sys.argv.append(f"hydra.run.dir={values['out']}")
+    ConfigStore.instance().store(name="sim_calibrate", node=CalibrateArgs)
+    hydra.main(config_path=None, config_name="sim_calibrate", version_base="1.3")(_hydra_app)()
+
+
+if __name__ == "__main__":
+    main()
