@@ -95,6 +95,7 @@ class Experiment:
     predictive_draws: int = 100
     distance: str = "regression"
     pilot: int = 400
+    quantile: float = 0.5
 
     def fingerprint(self) -> dict[str, Any]:
         """What a resumed calibration must share with the stored one (not how it is executed)."""
@@ -102,6 +103,7 @@ class Experiment:
                 "free": {k: asdict(v) for k, v in self.free.items()},
                 "statistics": {k: list(v) for k, v in self.statistics.items()}, "population": self.population,
                 "seed": self.seed, "distance": self.distance, "pilot": self.pilot,
+                "quantile": self.quantile,
                 "min_acceptance_rate": self.min_acceptance_rate}
 
     def overrides(self) -> list[str]:
@@ -121,7 +123,7 @@ def _override_value(v: Any) -> str:
 
 _EXPERIMENT_KEYS = {"description", "scenario", "fixed", "free", "statistics", "abc", "executor", "predictive"}
 _ABC_KEYS = {"population": int, "generations": int, "min_acceptance_rate": float, "seed": int, "distance": str,
-             "pilot": int}
+             "pilot": int, "quantile": float}
 _EXECUTOR_KEYS = {"kind": str, "scheduling": str, "workers": int, "dask_address": str}
 
 
@@ -250,7 +252,10 @@ def load_experiment(name: str) -> Experiment:
     exp = Experiment(name=path.stem, path=path, scenario=scenario, fixed=dict(fixed), free=free,
                      statistics=stats, **values)
     check_settings(exp, where)
-    load_config(list(exp.scenario), exp.overrides())  # fixed values must be valid
+    try:
+        load_config(list(exp.scenario), exp.overrides())  # fixed values must be valid
+    except ConfigError as exc:
+        raise ConfigError(f"{where} (fixed or scenario): {exc}") from None
     return exp
 
 
@@ -261,6 +266,7 @@ def check_settings(exp: Experiment, where: str) -> None:
     _need(0 <= exp.min_acceptance_rate < 1, where,
           f"abc.min_acceptance_rate must be in [0, 1); got {exp.min_acceptance_rate}.")
     _need(0 <= exp.seed <= 2**32 - 1, where, f"abc.seed must be in [0, 4294967295]; got {exp.seed}.")
+    _need(0 < exp.quantile < 1, where, f"abc.quantile must be in (0, 1); got {exp.quantile}.")
     _need(exp.distance in DISTANCES, where, f"abc.distance is {exp.distance!r}; allowed: {', '.join(DISTANCES)}.")
     _need(exp.distance != "regression" or exp.pilot >= 2 * len(exp.free) + 10, where,
           f"abc.pilot must be an integer >= {2 * len(exp.free) + 10} with the regression distance; got {exp.pilot}.")
@@ -514,14 +520,15 @@ def _abc(exp: Experiment, simulator: SurveySimulator, sampler, t: int, pilot: Pi
 
     ``regression`` distance: Euclidean distance between regression summaries
     (:class:`sim.pyabc_ext.FixedRegressionSumstat` fitted on the pilot); the
-    first threshold is the median pilot distance. ``adaptive``: pyabc's
-    adaptive p-norm on the raw statistics, each scaled by its median absolute
-    deviation in the previous generation.
+    first threshold is the ``abc.quantile`` quantile of the pilot distances,
+    later ones that quantile of the previous generation's weighted distances.
+    ``adaptive``: pyabc's adaptive p-norm on the raw statistics, each scaled by
+    its median absolute deviation in the previous generation.
     """
     import pyabc
 
     prior = pyabc.Distribution(**{k: p.rv() for k, p in exp.free.items()})
-    eps = pyabc.MedianEpsilon()
+    eps = pyabc.QuantileEpsilon(alpha=exp.quantile)
     if exp.distance == "regression":
         from sim.pyabc_ext import FixedRegressionSumstat
 
@@ -531,7 +538,7 @@ def _abc(exp: Experiment, simulator: SurveySimulator, sampler, t: int, pilot: Pi
             sumstat.initialize(t=0, get_sample=None, x_0=observed, total_sims=0)
             obs = sumstat(np.array(list(observed.values()), float))
             d = np.sqrt(((np.vstack([sumstat(r) for r in pilot.stats.to_numpy(float)]) - obs) ** 2).sum(1))
-            eps = pyabc.MedianEpsilon(initial_epsilon=float(np.median(d)))
+            eps = pyabc.QuantileEpsilon(initial_epsilon=float(np.quantile(d, exp.quantile)), alpha=exp.quantile)
     else:
         distance = pyabc.AdaptivePNormDistance(p=2, all_particles_for_scale=False)
     return pyabc.ABCSMC(simulator, prior, distance, population_size=exp.population, sampler=sampler, eps=eps)

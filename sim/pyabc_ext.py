@@ -24,7 +24,7 @@ import numpy as np
 from pyabc.predictor import LinearPredictor
 from pyabc.sampler import MappingSampler
 from pyabc.sumstat import PredictorSumstat, Sumstat
-from pyabc.util import EventIxs
+from pyabc.util import EventIxs, dict2arr
 
 
 class SeededMappingSampler(MappingSampler):
@@ -85,10 +85,14 @@ class FixedRegressionSumstat(PredictorSumstat):
 
     A linear regression of the parameters on the survey statistics, fitted on
     a pilot sample from the prior, maps each simulated survey to predicted
-    parameter values in units of their prior spread. It is never refitted, so
-    every generation (and a resumed calibration) compares simulations in the
-    same space; unlike pyabc's ``PredictorSumstat`` it needs no calibration
-    sample when the run starts.
+    parameter values. Each prediction is divided by its residual standard
+    deviation on the pilot, so the distance counts a parameter the statistics
+    pin down precisely (say, mean capacity from the capacity item) in units of
+    its small uncertainty, and a weakly informed one (its predictions mostly
+    noise) hardly at all. The regression is never refitted, so every
+    generation, and a resumed calibration, compares simulations in the same
+    space; unlike pyabc's ``PredictorSumstat`` it needs no calibration sample
+    when a run starts.
 
     Parameters
     ----------
@@ -100,10 +104,18 @@ class FixedRegressionSumstat(PredictorSumstat):
     """
 
     def __init__(self, stats: np.ndarray, params: np.ndarray, parameter_keys: list[str]):
+        stats, params = np.asarray(stats, float), np.asarray(params, float)
         predictor = LinearPredictor()
-        predictor.fit(np.asarray(stats, float), np.asarray(params, float))
+        predictor.fit(stats, params)
         super().__init__(predictor, fit_ixs=EventIxs(), fitted=True)
         self.par_trafo.initialize(keys=list(parameter_keys))
+        residual = predictor.predict(stats, normalize=False) - params
+        #: residual standard deviation of each parameter's prediction (parameter units)
+        self.residual_sd = np.maximum(residual.std(axis=0), 1e-12)
 
     def initialize(self, t, get_sample, x_0, total_sims) -> None:
         Sumstat.initialize(self, t=t, get_sample=get_sample, x_0=x_0, total_sims=total_sims)
+
+    def __call__(self, data):
+        predicted = self.predictor.predict(np.atleast_2d(dict2arr(data, self.x_keys)), normalize=False)
+        return (predicted.flatten() / self.residual_sd).flatten()

@@ -14,6 +14,7 @@ Command line::
 
     python -m sim.recovery survey RECIPE.yaml OUT.csv
     python -m sim.recovery study EXPERIMENT RECIPE.yaml OUT_DIR [CASES] [SEED]
+    python -m sim.recovery sensitivity EXPERIMENT SURVEY.csv RECIPE.yaml OUT.csv
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from sim.api import virtual_survey  # noqa: E402
 from sim.config import ConfigError  # noqa: E402
 
 EXIT_BAD_INPUT = 2
-_RECIPE_KEYS = {"description", "scenario", "overrides", "truth", "waves", "seed", "n_respondents"}
+_RECIPE_KEYS = {"description", "scenario", "overrides", "truth", "waves", "seed", "n_respondents", "missing_share"}
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class Recipe:
     waves: tuple[int, ...]
     seed: int
     n_respondents: int | None = None
+    missing_share: float = 0.0
 
 
 def load_recipe(path: str | Path) -> Recipe:
@@ -65,18 +67,23 @@ def load_recipe(path: str | Path) -> Recipe:
         raise ConfigError(f"{path}: 'truth' must map dotted parameter keys to numbers.")
     if not all(isinstance(w, int) and w >= 0 for w in waves):
         raise ConfigError(f"{path}: 'waves' must be a list of non-negative integers (model steps); got {waves!r}.")
+    missing = raw.get("missing_share", 0.0)
+    if not isinstance(missing, int | float) or not 0 <= missing < 1:
+        raise ConfigError(f"{path}: 'missing_share' must be a number in [0, 1); got {missing!r}.")
     scenario = raw.get("scenario", "baseline")
     return Recipe(scenario=(scenario,) if isinstance(scenario, str) else tuple(scenario),
                   overrides=tuple(raw.get("overrides") or ()), truth={k: float(v) for k, v in truth.items()},
                   waves=tuple(sorted(set(waves))), seed=int(raw.get("seed", 0)),
-                  n_respondents=raw.get("n_respondents"))
+                  n_respondents=raw.get("n_respondents"), missing_share=float(missing))
 
 
 def synthetic_survey(recipe: Recipe, truth: dict[str, float] | None = None, seed: int | None = None) -> pd.DataFrame:
     """A survey (schema of docs/survey.md) answered by the model run with ``truth`` (default: the recipe's).
 
     Each wave is :func:`sim.virtual_survey` at that step with the same seed
-    (one simulated district, a fresh sample of respondents per wave).
+    (one simulated district, a fresh sample of respondents per wave). With
+    ``missing_share`` > 0 that share of the answers is blanked at random
+    (seeded), as unanswered questions in a real survey.
     """
     truth = recipe.truth if truth is None else truth
     seed = recipe.seed if seed is None else seed
@@ -87,7 +94,14 @@ def synthetic_survey(recipe: Recipe, truth: dict[str, float] | None = None, seed
                             n_respondents=recipe.n_respondents)
         df["respondent_id"] = [f"w{wave}-{i:04d}" for i in range(len(df))]
         frames.append(df)
-    return pd.concat(frames, ignore_index=True)
+    out = pd.concat(frames, ignore_index=True)
+    if recipe.missing_share > 0:
+        from sim.survey import ITEMS
+
+        rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(3,)))
+        for item in ITEMS:
+            out[item] = out[item].astype("Int64").mask(rng.random(len(out)) < recipe.missing_share)
+    return out
 
 
 def draw_truths(experiment, n: int, seed: int) -> list[dict[str, float]]:
@@ -147,20 +161,78 @@ def recovery_study(experiment: str, recipe: Recipe, out: str | Path, cases: int 
     return table
 
 
+def sensitivity(experiment: str, survey: str | Path, center: dict[str, float], replicates: int = 16,
+                step: float = 0.1, seed: int = 0, all_statistics: bool = True) -> pd.DataFrame:
+    """Which survey statistic moves with which parameter, in units of its run-to-run noise.
+
+    For each free parameter, ``replicates`` simulated surveys (with the
+    survey's design) at ``center`` minus and plus ``step`` times the prior
+    range give the effect ``(mean_plus - mean_minus) / pooled sd``: above 1 in
+    absolute value, one survey resolves a change of ``2 * step`` of the prior
+    range from that statistic alone.
+
+    Returns
+    -------
+    DataFrame
+        One row per statistic (``name``, ``statistic``, ``item``, ``wave``),
+        one column per parameter, plus ``mean`` and ``sd`` at the center.
+    """
+    from dataclasses import replace
+
+    from sim.calibrate import Executor, _simulate_stats, _split_name, load_experiment, make_simulator
+    from sim.survey_data import STATISTICS, load_survey
+
+    exp = load_experiment(experiment)
+    data = load_survey(survey)
+    if all_statistics:
+        exp = replace(exp, statistics={i: STATISTICS for i in data.items})
+    simulator = make_simulator(exp, data)
+    seeds = np.random.SeedSequence(seed, spawn_key=(4,)).generate_state(replicates).tolist()
+    tasks, labels = [], []
+    for key, prior in exp.free.items():
+        h = step * (prior.high - prior.low)
+        for sign in (-1, 1):
+            value = float(np.clip(center[key] + sign * h, prior.low, prior.high))
+            for s in seeds:
+                tasks.append((simulator, {**center, key: value}, s))
+                labels.append((key, sign))
+    tasks += [(simulator, dict(center), s) for s in seeds]
+    labels += [("center", 0)] * replicates
+    with Executor(exp.executor, exp.workers, exp.dask_address) as ex:
+        sims = pd.DataFrame(ex.map(_simulate_stats, tasks))
+    sims["key"], sims["sign"] = zip(*labels)
+    names = [c for c in sims.columns if c not in ("key", "sign")]
+    out = pd.DataFrame([_split_name(n) for n in names])
+    for key in exp.free:
+        lo = sims[(sims["key"] == key) & (sims["sign"] < 0)][names]
+        hi = sims[(sims["key"] == key) & (sims["sign"] > 0)][names]
+        pooled = np.sqrt((lo.var() + hi.var()) / 2)
+        out[key] = ((hi.mean() - lo.mean()) / pooled.where(pooled > 0)).to_numpy()
+    at = sims[sims["key"] == "center"][names]
+    out["mean"], out["sd"] = at.mean().to_numpy(), at.std().to_numpy()
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """``python -m sim.recovery survey RECIPE OUT.csv`` or ``... study EXPERIMENT RECIPE OUT_DIR [CASES] [SEED]``."""
     args = list(sys.argv[1:] if argv is None else argv)
     usage = ("usage: python -m sim.recovery survey RECIPE.yaml OUT.csv | "
-             "python -m sim.recovery study EXPERIMENT RECIPE.yaml OUT_DIR [CASES] [SEED]")
+             "python -m sim.recovery study EXPERIMENT RECIPE.yaml OUT_DIR [CASES] [SEED] | "
+             "python -m sim.recovery sensitivity EXPERIMENT SURVEY.csv RECIPE.yaml OUT.csv")
     try:
         if len(args) == 3 and args[0] == "survey":
             df = synthetic_survey(load_recipe(args[1]))
             df.to_csv(args[2], index=False)
-            print(f"Wrote {args[2]}: {len(df)} synthetic respondents, waves {sorted(df['wave'].unique())}.")
+            print(f"Wrote {args[2]}: {len(df)} synthetic respondents, waves "
+                  f"{', '.join(str(int(w)) for w in sorted(df['wave'].unique()))}.")
         elif 4 <= len(args) <= 6 and args[0] == "study":
             cases = int(args[4]) if len(args) > 4 else 10
             seed = int(args[5]) if len(args) > 5 else 0
             recovery_study(args[1], load_recipe(args[2]), args[3], cases=cases, seed=seed)
+        elif len(args) == 5 and args[0] == "sensitivity":
+            table = sensitivity(args[1], args[2], load_recipe(args[3]).truth)
+            table.to_csv(args[4], index=False)
+            print(table.round(2).to_string())
         else:
             print(usage, file=sys.stderr)
             raise SystemExit(EXIT_BAD_INPUT)
