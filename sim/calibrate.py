@@ -671,7 +671,7 @@ def calibrate(survey: str | Path, experiment: str | Experiment, out: str | Path,
         f"({resolve_workers(exp.workers)} workers, {exp.scheduling} scheduling)."
         + (f" Resuming after generation {done} from {out / 'history.db'}." if done else ""), flush=True)
     history = None
-    finished = done >= total
+    stopped = False  # by the acceptance rate: the calibration cannot usefully continue
     try:
         with Executor(exp.executor, exp.workers, exp.dask_address) as ex:
             pilot = (pilot_sample(exp, simulator, ex, out, list(observed), say) if exp.distance == "regression"
@@ -689,6 +689,7 @@ def calibrate(survey: str | Path, experiment: str | Experiment, out: str | Path,
                     say(f"Stopped: generation {t + 1} could not accept {exp.population} particles within "
                         f"{ex.sampler(exp).max_tries if exp.scheduling == 'static' else 'the allowed'} tries per "
                         "particle (acceptance rate too low).", flush=True)
+                    stopped = True
                     break
                 t = history.max_t + 1
                 gens = generations_table(history)
@@ -701,12 +702,19 @@ def calibrate(survey: str | Path, experiment: str | Experiment, out: str | Path,
                 if last["acceptance_rate"] < exp.min_acceptance_rate:
                     say(f"Stopped: acceptance rate {last['acceptance_rate']:.2%} is below abc.min_acceptance_rate "
                         f"{exp.min_acceptance_rate:.2%}.", flush=True)
+                    stopped = True
                     break
-            finished = t >= total
             history = pyabc.History(url, create=False)
-            if history.max_t < 0:
+            if history.max_t is None or history.max_t < 0:
                 raise ConfigError("No generation finished; nothing to summarise.")
-            ppc = write_outputs(exp, data, out, history, simulator, observed, ex, truth=truth)
+            finished = history.max_t + 1 >= exp.generations
+            ppc = None
+            if finished or stopped:
+                ppc = write_outputs(exp, data, out, history, simulator, observed, ex, truth=truth)
+            else:
+                write_posterior(exp, out, history)
+                say(f"Stopped after generation {history.max_t + 1} of {exp.generations}: {out / 'posterior.csv'} "
+                    "holds the posterior so far; rerun without generations= to continue.", flush=True)
     except KeyboardInterrupt:
         history = pyabc.History(url, create=False) if (out / "history.db").exists() else None
         n = (history.max_t + 1) if history is not None else 0

@@ -35,7 +35,7 @@ def small_survey(tmp_path_factory) -> Path:
     """A synthetic survey of the small experiment's district, made with TRUTH (two waves, one missing answer)."""
     d = tmp_path_factory.mktemp("survey")
     recipe = Recipe(scenario=("baseline",), overrides=("district.schools=8", "district.teachers_per_school=10"),
-                    truth=TRUTH, waves=(20, 50), seed=11)
+                    truth=TRUTH, waves=(10, 30), seed=11)
     df = synthetic_survey(recipe)
     df["support"] = df["support"].astype("Int64")
     df.loc[3, "support"] = pd.NA  # a missing answer: kept, and mirrored in every simulated survey
@@ -46,12 +46,17 @@ def small_survey(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def cli_run(small_survey, tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
-    """The small calibration, uninterrupted, through the command line (2 worker processes)."""
+def cli_run(small_survey, tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess, pd.DataFrame]:
+    """The small calibration stopped after its first generation (one process), then resumed to the end
+    through the command line (two worker processes). Also returns generation 1's sample before resuming."""
     out = tmp_path_factory.mktemp("cli") / "out"
+    first = calibrate(small_survey, SMALL, out, generations=1, executor="single", progress=False)
+    assert not first.finished and len(first.generations) == 1
+    assert first.ppc is None and not (out / "ppc.csv").exists()  # a partial run writes the posterior so far
+    generation1 = pd.read_csv(out / "posterior_sample.csv")
     proc = run_cli(f"survey={small_survey}", f"experiment={SMALL}", f"out={out}",
                    f"truth={small_survey.parent / 'truth.yaml'}")
-    return out, proc
+    return out, proc, generation1
 
 
 # -- experiment files ----------------------------------------------------------------------
@@ -113,7 +118,7 @@ def test_simulated_survey_reproduces_the_observed_design(small_survey):
         assert set(np.unique(ok)) <= {1, 2, 3, 4, 5}
     # same statistics names as the observed ones, and the same numbers for the same seed
     observed = observed_statistics(exp, data)
-    stats = sim_(dict(TRUTH)) if False else sim_.statistics_of(answers)
+    stats = sim_.statistics_of(answers)
     assert list(stats) == list(observed)
     assert sim_.statistics_of(sim_.survey(TRUTH, seed=5)) == stats
     assert sim_.statistics_of(sim_.survey(TRUTH, seed=6)) != stats
@@ -132,7 +137,7 @@ def test_district_smaller_than_survey_is_refused(small_survey, tmp_path):
 # -- recovery, outputs and resume -----------------------------------------------------------
 
 def test_recovery_true_values_inside_90_percent_intervals(cli_run):
-    out, proc = cli_run
+    out, proc, _ = cli_run
     assert proc.returncode == 0, proc.stderr
     post = pd.read_csv(out / "posterior.csv")
     assert list(post.columns) == ["parameter", "mean", "q05", "q50", "q95"]
@@ -142,45 +147,53 @@ def test_recovery_true_values_inside_90_percent_intervals(cli_run):
         assert row.q05 <= TRUTH[row.parameter] <= row.q95, row
         prior = exp.free[row.parameter]
         if row.parameter in DIRECT:  # the data must have taught something
-            assert row.q95 - row.q05 < 0.4 * (prior.high - prior.low), row
+            assert row.q95 - row.q05 < 0.5 * (prior.high - prior.low), row
     truth = pd.read_csv(out / "truth.csv")
     assert truth["inside_90"].all()
 
 
 def test_outputs_progress_and_provenance(cli_run):
-    out, proc = cli_run
+    out, proc, _ = cli_run
     for name in ("posterior_sample.csv", "generations.csv", "marginals.png", "pairs.png", "ppc.csv", "ppc.png",
                  "observed_statistics.csv", "calibration.yaml", "provenance.yaml", "history.db", "pilot.csv"):
         assert (out / name).exists(), name
-    assert proc.stdout.count("generation ") >= 3 and "generation 3/3" in proc.stdout  # one line per generation
+    assert all(f"generation {g}/5" in proc.stdout for g in (2, 3, 4, 5))  # one line per generation
     gens = pd.read_csv(out / "generations.csv")
-    assert gens["generation"].tolist() == [1, 2, 3]
+    assert gens["generation"].tolist() == [1, 2, 3, 4, 5]
     assert (gens["epsilon"].diff().dropna() < 0).all()  # thresholds shrink
     ppc = pd.read_csv(out / "ppc.csv")
     assert len(ppc) == len(pd.read_csv(out / "observed_statistics.csv"))
     assert {"observed", "mean", "q05", "q95", "inside_90", "p_upper"} <= set(ppc.columns)
     assert ppc["inside_90"].mean() >= 0.7  # the fitted model reproduces most survey statistics
     meta = yaml.safe_load((out / "provenance.yaml").read_text())
-    assert meta["seed"] == 7 and meta["generations_done"] == 3 and meta["git_revision"]
+    assert meta["seed"] == 7 and meta["generations_done"] == 5 and meta["git_revision"]
     assert meta["packages"]["numpy"] and meta["pyabc"] == "0.13.0" and meta["survey_sha256"]
 
 
-def test_resume_after_first_generation_continues_from_database(small_survey, cli_run, tmp_path):
-    out = tmp_path / "resumed"
-    first = calibrate(small_survey, SMALL, out, generations=1, executor="single", progress=False)
-    assert not first.finished and len(first.generations) == 1
-    gen1 = pd.read_csv(out / "posterior_sample.csv")
-    second = calibrate(small_survey, SMALL, out, progress=False, predictive_draws=0)
-    assert second.resumed_from == 1 and second.finished
-    assert second.generations["generation"].tolist() == [1, 2, 3]
-    assert second.generations.iloc[0].equals(first.generations.iloc[0])  # generation 1 was not redone
+def test_resume_after_first_generation_continues_from_database(cli_run):
+    out, proc, generation1 = cli_run
+    assert "Resuming after generation 1" in proc.stdout and "generation 1/" not in proc.stdout
+    assert "generation 2/5" in proc.stdout
     import pyabc
 
     df, w = pyabc.History(f"sqlite:///{out / 'history.db'}").get_distribution(m=0, t=0)
-    assert np.allclose(df[gen1.columns[:-1]].to_numpy(), gen1.iloc[:, :-1].to_numpy())
-    # one worker then two, interrupted or not: the same posterior as the uninterrupted command-line run
-    reference = pd.read_csv(cli_run[0] / "posterior_sample.csv")
-    pd.testing.assert_frame_equal(pd.read_csv(out / "posterior_sample.csv"), reference)
+    assert np.allclose(df[generation1.columns[:-1]].to_numpy(), generation1.iloc[:, :-1].to_numpy())
+    assert np.allclose(np.asarray(w), generation1["weight"].to_numpy())
+
+
+def test_same_posterior_with_or_without_interruption_and_for_any_worker_count(small_survey, tmp_path):
+    raw = yaml.safe_load((REPO_ROOT / "experiments" / f"{SMALL}.yaml").read_text())
+    raw["abc"].update(population=15, generations=2, pilot=30)
+    exp = tmp_path / "tiny.yaml"
+    exp.write_text(yaml.safe_dump(raw))
+    whole = calibrate(small_survey, str(exp), tmp_path / "whole", progress=False, predictive_draws=0)  # 2 workers
+    calibrate(small_survey, str(exp), tmp_path / "parts", generations=1, progress=False, executor="single")
+    parts = calibrate(small_survey, str(exp), tmp_path / "parts", progress=False, executor="single",
+                      predictive_draws=0)
+    assert parts.resumed_from == 1 and whole.finished and parts.finished
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "whole" / "posterior_sample.csv"),
+                                  pd.read_csv(tmp_path / "parts" / "posterior_sample.csv"))
+    pd.testing.assert_frame_equal(whole.generations, parts.generations)
 
 
 def test_resume_with_other_settings_is_refused(small_survey, cli_run, tmp_path):
