@@ -642,7 +642,9 @@ def calibrate(survey: str | Path, experiment: str | Experiment, out: str | Path,
 
     import pyabc
 
-    logging.getLogger("ABC").setLevel(logging.WARNING)
+    # pyabc logs every generation and mesa every model step at INFO (Hydra apps log INFO): progress is ours.
+    for name in ("ABC", "MESA"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     data = load_survey(survey)
     exp = load_experiment(experiment) if isinstance(experiment, str) else experiment
     exp = replace(exp, **{k: v for k, v in settings.items() if v is not None})
