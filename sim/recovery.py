@@ -161,7 +161,7 @@ def recovery_study(experiment: str, recipe: Recipe, out: str | Path, cases: int 
     return table
 
 
-def sensitivity(experiment: str, survey: str | Path, center: dict[str, float], replicates: int = 16,
+def sensitivity(experiment: str, survey: str | Path, center: dict[str, float], replicates: int = 64,
                 step: float = 0.1, seed: int = 0, all_statistics: bool = True) -> pd.DataFrame:
     """Which survey statistic moves with which parameter, in units of its run-to-run noise.
 

@@ -245,3 +245,46 @@ def test_bad_settings_and_truth(small_survey, tmp_path):
     (tmp_path / "t.yaml").write_text(yaml.safe_dump({"truth": {"peers.threshold": 2}}))
     with pytest.raises(ConfigError, match="peers.threshold are not free parameters"):
         check_inputs(parse_args([*base, f"truth={tmp_path / 't.yaml'}"]))
+
+
+# -- executors and interruption -------------------------------------------------------------
+
+def tiny_experiment(tmp_path: Path, **abc) -> Path:
+    raw = yaml.safe_load((REPO_ROOT / "experiments" / f"{SMALL}.yaml").read_text())
+    raw["abc"].update({"population": 12, "generations": 1, "pilot": 24, **abc})
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return path
+
+
+def test_dask_executor_gives_the_same_posterior(small_survey, tmp_path):
+    from dask.distributed import LocalCluster
+
+    exp = str(tiny_experiment(tmp_path))
+    # an already running cluster, reached by its address (one single-threaded worker, in-process to start fast)
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        calibrate(small_survey, exp, tmp_path / "dask", executor="dask", dask_address=cluster.scheduler_address,
+                  progress=False, predictive_draws=4)
+    calibrate(small_survey, exp, tmp_path / "single", executor="single", progress=False, predictive_draws=4)
+    for name in ("posterior_sample.csv", "ppc.csv"):
+        pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "dask" / name), pd.read_csv(tmp_path / "single" / name))
+
+
+def test_ctrl_c_keeps_finished_generations_and_exits_130(small_survey, tmp_path):
+    import signal
+
+    exp = tiny_experiment(tmp_path, generations=8)
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "sim.calibrate", f"survey={small_survey}", f"experiment={exp}",
+                             f"out={out}"], cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for line in proc.stdout:
+        if line.startswith("generation 1/8"):
+            proc.send_signal(signal.SIGINT)
+            break
+    stdout, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 130, stderr
+    assert "Interrupted:" in stderr and "rerun the same command to resume" in stderr and "Traceback" not in stderr
+    post = pd.read_csv(out / "posterior.csv")  # the posterior so far is written
+    assert list(post.columns) == ["parameter", "mean", "q05", "q50", "q95"]
+    resumed = calibrate(small_survey, str(exp), out, generations=2, progress=False)
+    assert resumed.resumed_from >= 1
