@@ -17,13 +17,11 @@ answers), summarised with :func:`sim.survey_data.statistics_rows`.
 
 from __future__ import annotations
 
-import copy
 import math
-import random
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,368 +30,18 @@ import pandas as pd
 import yaml
 from omegaconf import OmegaConf
 
-from sim.config import REPO_ROOT, ConfigError, _is_int, load_config, parameter_specs
-from sim.model import DistrictModel
-from sim.survey import ITEMS, latents, likert
-from sim.survey_data import (STATISTICS, SurveyData, SurveyDataError, load_survey, school_codes, statistics_rows,
-                              statistics_spec)
+from sim.calibration_experiment import (Experiment, _need, _number, available_experiments, check_settings,
+                                        load_experiment)
+from sim.config import ConfigError
+from sim.survey_data import SurveyData, load_survey, split_name
+from sim.survey_design import SurveyDesign, SurveySimulator, make_simulator, observed_statistics, simulate_statistics
 
-EXPERIMENTS_DIR = REPO_ROOT / "experiments"
-EXECUTORS = ("processes", "dask", "single")
-SCHEDULING = ("static", "dynamic")
-PRIORS = ("uniform", "normal")
+__all__ = ["calibrate", "CalibrationResult", "CalibrationInterrupted", "Executor", "load_experiment",
+           "make_simulator", "observed_statistics", "SurveyDesign", "SurveySimulator", "main"]
+
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
 _PPC_KEY = 10_000  # SeedSequence spawn key of the posterior predictive draws (generations use t + 1)
-
-
-# -- experiment ---------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Prior:
-    """Prior of one free parameter (a dotted key of scenarios/config.yaml).
-
-    ``uniform``: on [low, high]. ``normal``: mean and sd, truncated to the
-    parameter's documented range (so every draw is a valid configuration).
-    """
-
-    parameter: str
-    kind: str
-    low: float
-    high: float
-    mean: float | None = None
-    sd: float | None = None
-
-    def rv(self):
-        """The prior as a ``pyabc.RV``."""
-        import pyabc
-
-        if self.kind == "uniform":
-            return pyabc.RV("uniform", self.low, self.high - self.low)
-        a, b = (self.low - self.mean) / self.sd, (self.high - self.mean) / self.sd
-        return pyabc.RV("truncnorm", a, b, self.mean, self.sd)
-
-
-@dataclass(frozen=True)
-class Experiment:
-    """A calibration experiment (``experiments/NAME.yaml``; fields documented in docs/calibration.md)."""
-
-    name: str
-    path: Path
-    scenario: tuple[str, ...]
-    fixed: dict[str, Any]
-    free: dict[str, Prior]
-    statistics: dict[str, tuple[str, ...]]
-    population: int = 200
-    generations: int = 6
-    min_acceptance_rate: float = 0.01
-    seed: int = 0
-    executor: str = "processes"
-    scheduling: str = "static"
-    workers: int = 0
-    dask_address: str = ""
-    predictive_draws: int = 100
-    distance: str = "regression"
-    pilot: int = 400
-    quantile: float = 0.5
-
-    def fingerprint(self) -> dict[str, Any]:
-        """What a resumed calibration must share with the stored one (not how it is executed)."""
-        return {"scenario": list(self.scenario), "fixed": dict(self.fixed),
-                "free": {k: asdict(v) for k, v in self.free.items()},
-                "statistics": {k: list(v) for k, v in self.statistics.items()}, "population": self.population,
-                "seed": self.seed, "distance": self.distance, "pilot": self.pilot,
-                "quantile": self.quantile,
-                "min_acceptance_rate": self.min_acceptance_rate}
-
-    def overrides(self) -> list[str]:
-        """The fixed parameters as Hydra override strings."""
-        return [f"{k}={_override_value(v)}" for k, v in self.fixed.items()]
-
-
-def _override_value(v: Any) -> str:
-    if isinstance(v, bool):
-        return str(v).lower()
-    if isinstance(v, list | tuple):
-        return "[" + ",".join(_override_value(x) for x in v) + "]"
-    if isinstance(v, str):
-        return f"'{v}'" if v == "" or any(c in v for c in " ,=[]{}'\"") else v
-    return str(v)
-
-
-_EXPERIMENT_KEYS = {"description", "scenario", "fixed", "free", "statistics", "abc", "executor", "predictive"}
-_ABC_KEYS = {"population": int, "generations": int, "min_acceptance_rate": float, "seed": int, "distance": str,
-             "pilot": int, "quantile": float}
-_EXECUTOR_KEYS = {"kind": str, "scheduling": str, "workers": int, "dask_address": str}
-
-
-def experiment_path(name: str) -> Path:
-    """``experiments/NAME.yaml``, or ``name`` itself when it is a path to a YAML file."""
-    p = Path(name)
-    if p.suffix in (".yaml", ".yml"):
-        return p
-    return EXPERIMENTS_DIR / f"{name}.yaml"
-
-
-def available_experiments() -> list[str]:
-    """Names of the calibration experiments in ``experiments/``."""
-    return sorted(p.stem for p in EXPERIMENTS_DIR.glob("calibrate_*.yaml"))
-
-
-def _need(cond: bool, where: str, msg: str) -> None:
-    if not cond:
-        raise ConfigError(f"{where}: {msg}")
-
-
-def _number(x: Any) -> bool:
-    return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
-
-
-def _prior(where: str, key: str, spec: Any) -> Prior:
-    specs = parameter_specs()
-    ps = specs[key]
-    _need(ps.range is not None and ps.choices is None and not _is_int(ps.default)
-          and not isinstance(ps.default, list), where,
-          f"'{key}' cannot be a free parameter: only real-valued parameters with a documented range can be "
-          f"calibrated (it is {ps.allowed()}). Put it under 'fixed' instead.")
-    lo, hi = ps.range
-    _need(isinstance(spec, dict), where, f"the prior of '{key}' must be a mapping such as "
-                                         "{prior: uniform, low: 0.1, high: 0.9} or {prior: normal, mean: 0.5, sd: 0.1}.")
-    kind = spec.get("prior")
-    _need(kind in PRIORS, where, f"prior of '{key}' is {kind!r}; allowed: {', '.join(PRIORS)}.")
-    if kind == "uniform":
-        extra = set(spec) - {"prior", "low", "high"}
-        _need(not extra, where, f"unknown field(s) {', '.join(sorted(extra))} in the prior of '{key}'; a uniform "
-                                "prior has low and high.")
-        low, high = spec.get("low"), spec.get("high")
-        _need(_number(low) and _number(high) and lo <= low < high <= hi, where,
-              f"uniform prior of '{key}' needs numbers low < high inside the parameter's range "
-              f"[{lo:g}, {hi:g}] ({ps.unit}); got low={low!r}, high={high!r}.")
-        return Prior(key, "uniform", float(low), float(high))
-    extra = set(spec) - {"prior", "mean", "sd"}
-    _need(not extra, where, f"unknown field(s) {', '.join(sorted(extra))} in the prior of '{key}'; a normal "
-                            "prior has mean and sd (it is truncated to the parameter's range).")
-    mean, sd = spec.get("mean"), spec.get("sd")
-    _need(_number(mean) and _number(sd) and sd > 0 and lo <= mean <= hi, where,
-          f"normal prior of '{key}' needs a mean inside [{lo:g}, {hi:g}] and sd > 0; got mean={mean!r}, sd={sd!r}.")
-    return Prior(key, "normal", float(lo), float(hi), float(mean), float(sd))
-
-
-def _known_key(where: str, key: str) -> None:
-    import difflib
-
-    specs = parameter_specs()
-    if key not in specs:
-        hint = difflib.get_close_matches(key, list(specs), n=1)
-        raise ConfigError(f"{where}: unknown parameter '{key}'." + (f" Did you mean '{hint[0]}'?" if hint else "")
-                          + " Parameters are the dotted keys of scenarios/config.yaml (docs/parameters.md).")
-
-
-def load_experiment(name: str) -> Experiment:
-    """Read and validate ``experiments/NAME.yaml`` (or a YAML path).
-
-    Raises
-    ------
-    ConfigError
-        Missing file, unknown fields, unknown parameters, priors outside a
-        parameter's documented range, a parameter both free and fixed, or
-        fixed values that scenarios/config.yaml refuses.
-    """
-    path = experiment_path(name)
-    where = str(path)
-    if not path.is_file():
-        raise ConfigError(f"No experiment file {path}. Available experiments: "
-                          f"{', '.join(available_experiments()) or 'none'} (files experiments/NAME.yaml).")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{where}: not valid YAML ({str(exc).splitlines()[0]}).") from None
-    _need(isinstance(raw, dict), where, "must be a mapping with keys free, fixed, statistics, abc, executor.")
-    unknown = set(raw) - _EXPERIMENT_KEYS
-    _need(not unknown, where, f"unknown field(s) {', '.join(sorted(unknown))}; allowed: "
-                              f"{', '.join(sorted(_EXPERIMENT_KEYS))}.")
-    scenario = raw.get("scenario", "baseline")
-    scenario = (scenario,) if isinstance(scenario, str) else tuple(scenario)
-    fixed = raw.get("fixed") or {}
-    _need(isinstance(fixed, dict), where, "'fixed' must map dotted parameter keys to values.")
-    for key in fixed:
-        _known_key(where + " (fixed)", key)
-    free_raw = raw.get("free") or {}
-    _need(isinstance(free_raw, dict) and free_raw, where, "'free' must list at least one parameter with its prior.")
-    free: dict[str, Prior] = {}
-    for key, spec in free_raw.items():
-        _known_key(where + " (free)", key)
-        _need(key not in fixed, where, f"'{key}' is both free and fixed.")
-        free[key] = _prior(where, key, spec)
-    st = raw.get("statistics")
-    _need(isinstance(st, dict) and all(isinstance(v, list) or v == "all" for v in st.values()), where,
-          "'statistics' must map survey items to the list of statistics compared (or 'all'), e.g. "
-          "{capacity: [mean], schoolwide: [mean, icc]}.")
-    try:
-        stats = statistics_spec({i: (STATISTICS if k == "all" else k) for i, k in st.items()})
-    except ConfigError as exc:
-        raise ConfigError(f"{where}: {exc}") from None
-    abc = raw.get("abc") or {}
-    ex = raw.get("executor") or {}
-    pred = raw.get("predictive") or {}
-    values: dict[str, Any] = {}
-    for section, allowed, d in (("abc", _ABC_KEYS, abc), ("executor", _EXECUTOR_KEYS, ex),
-                                ("predictive", {"draws": int}, pred)):
-        _need(isinstance(d, dict), where, f"'{section}' must be a mapping.")
-        extra = set(d) - set(allowed)
-        _need(not extra, where, f"unknown field(s) {', '.join(sorted(extra))} in '{section}'; allowed: "
-                                f"{', '.join(allowed)}.")
-        for k, typ in allowed.items():
-            if k in d:
-                v = d[k]
-                ok = isinstance(v, str) if typ is str else (_is_int(v) if typ is int else _number(v))
-                _need(ok, where, f"'{section}.{k}' must be {'text' if typ is str else typ.__name__}; got {v!r}.")
-                values[{"kind": "executor", "draws": "predictive_draws"}.get(k, k)] = v
-    exp = Experiment(name=path.stem, path=path, scenario=scenario, fixed=dict(fixed), free=free,
-                     statistics=stats, **values)
-    check_settings(exp, where)
-    try:
-        load_config(list(exp.scenario), exp.overrides())  # fixed values must be valid
-    except ConfigError as exc:
-        raise ConfigError(f"{where} (fixed or scenario): {exc}") from None
-    return exp
-
-
-def check_settings(exp: Experiment, where: str) -> None:
-    """Validate the ABC and executor settings of an experiment."""
-    _need(exp.population >= 10, where, f"abc.population must be an integer >= 10; got {exp.population}.")
-    _need(exp.generations >= 1, where, f"abc.generations must be an integer >= 1; got {exp.generations}.")
-    _need(0 <= exp.min_acceptance_rate < 1, where,
-          f"abc.min_acceptance_rate must be in [0, 1); got {exp.min_acceptance_rate}.")
-    _need(0 <= exp.seed <= 2**32 - 1, where, f"abc.seed must be in [0, 4294967295]; got {exp.seed}.")
-    _need(0 < exp.quantile < 1, where, f"abc.quantile must be in (0, 1); got {exp.quantile}.")
-    _need(exp.distance in DISTANCES, where, f"abc.distance is {exp.distance!r}; allowed: {', '.join(DISTANCES)}.")
-    _need(exp.distance != "regression" or exp.pilot >= 2 * len(exp.free) + 10, where,
-          f"abc.pilot must be an integer >= {2 * len(exp.free) + 10} with the regression distance; got {exp.pilot}.")
-    _need(exp.executor in EXECUTORS, where, f"executor.kind is {exp.executor!r}; allowed: {', '.join(EXECUTORS)}.")
-    _need(exp.scheduling in SCHEDULING, where,
-          f"executor.scheduling is {exp.scheduling!r}; allowed: {', '.join(SCHEDULING)}.")
-    _need(exp.workers >= 0, where, f"executor.workers must be >= 0 (0: all cores); got {exp.workers}.")
-    _need(exp.predictive_draws >= 0, where, f"predictive.draws must be >= 0; got {exp.predictive_draws}.")
-
-
-# -- the simulated survey -------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class SurveyDesign:
-    """Who answered what in the observed survey: what every simulated survey reproduces.
-
-    Attributes
-    ----------
-    waves : ndarray of int
-        Wave (model step) of each teacher respondent.
-    schools : ndarray of int
-        Model school of each respondent (observed schools in order of appearance).
-    missing : dict
-        Item -> boolean mask of missing answers.
-    """
-
-    waves: np.ndarray
-    schools: np.ndarray
-    missing: dict[str, np.ndarray]
-
-    @classmethod
-    def from_survey(cls, data: SurveyData, items: Sequence[str]) -> SurveyDesign:
-        frame = teacher_rows(data)
-        return cls(waves=frame["wave"].to_numpy(np.int64), schools=school_codes(frame),
-                   missing={i: frame[i].isna().to_numpy() for i in items})
-
-    def check(self, n_schools: int, teachers_per_school: int, where: str) -> None:
-        """Refuse a model district too small to reproduce the design."""
-        n_obs = int(self.schools.max()) + 1
-        _need(n_obs <= n_schools, where,
-              f"the survey covers {n_obs} schools but the model district has district.schools={n_schools}; "
-              f"set district.schools to at least {n_obs} under 'fixed'.")
-        most = max(int(np.bincount(self.schools[self.waves == w]).max()) for w in np.unique(self.waves))
-        _need(most <= teachers_per_school, where,
-              f"a school has {most} respondents in one wave but the model has district.teachers_per_school="
-              f"{teachers_per_school}; set it to at least {most} under 'fixed'.")
-
-
-def teacher_rows(data: SurveyData) -> pd.DataFrame:
-    """The survey's teacher respondents (the model surveys teachers; other roles are reported, not used)."""
-    return data.frame[data.frame["role"] == "teacher"].reset_index(drop=True)
-
-
-def set_dotted(cfg: dict, key: str, value: Any) -> None:
-    """Set ``cfg['a']['b'] = value`` for ``key = 'a.b'``."""
-    *path, last = key.split(".")
-    for k in path:
-        cfg = cfg[k]
-    cfg[last] = value
-
-
-@dataclass
-class SurveySimulator:
-    """The model as pyabc sees it: parameters -> summary statistics of a simulated survey.
-
-    Picklable (sent to worker processes or Dask). The simulation seed is drawn
-    from numpy's global generator, which the sampler seeds per task, so a
-    calibration is reproducible.
-    """
-
-    base: dict
-    design: SurveyDesign
-    statistics: dict[str, tuple[str, ...]]
-
-    def survey(self, params: dict[str, float], seed: int) -> dict[str, np.ndarray]:
-        """Run the model with ``params`` and answer the observed design; item -> answers (NaN = missing)."""
-        cfg = copy.deepcopy(self.base)
-        for key, value in params.items():
-            set_dotted(cfg, key, float(value))
-        ss = np.random.SeedSequence(int(seed))
-        model_seed, survey_seed = ss.generate_state(2)
-        model = DistrictModel(cfg, seed=int(model_seed), validate_config=False)
-        rng = np.random.default_rng(np.random.SeedSequence(int(survey_seed)))
-        d, tps = self.design, model.p.district.teachers_per_school
-        answers = {item: np.full(d.waves.size, np.nan) for item in self.statistics}
-        for wave in np.unique(d.waves):
-            model.run(int(wave) - model.steps)
-            lat = latents(model)
-            rows = np.flatnonzero(d.waves == wave)
-            who = np.empty(rows.size, dtype=np.int64)
-            for school in np.unique(d.schools[rows]):
-                r = rows[d.schools[rows] == school]
-                who[np.searchsorted(rows, r)] = school * tps + rng.choice(tps, size=r.size, replace=False)
-            for item in self.statistics:
-                answers[item][rows] = likert(lat[item].to_numpy()[who], model.p.survey.noise_sd, rng)
-        for item in self.statistics:
-            answers[item][d.missing[item]] = np.nan
-        return answers
-
-    def statistics_of(self, answers: dict[str, np.ndarray]) -> dict[str, float]:
-        return {name: float(v) for *_, v, name in
-                statistics_rows(self.design.waves, self.design.schools, answers, self.statistics)}
-
-    def __call__(self, params: dict[str, float]) -> dict[str, float]:
-        seed = int(np.random.randint(0, 2**32 - 1, dtype=np.uint64))
-        return self.statistics_of(self.survey(dict(params), seed))
-
-
-def make_simulator(exp: Experiment, data: SurveyData) -> SurveySimulator:
-    """The simulator of an experiment for a survey (validates the district against the design)."""
-    cfg = load_config(list(exp.scenario), exp.overrides())
-    base = OmegaConf.to_container(cfg, resolve=True)
-    design = SurveyDesign.from_survey(data, list(exp.statistics))
-    design.check(base["district"]["schools"], base["district"]["teachers_per_school"], str(exp.path))
-    return SurveySimulator(base=base, design=design, statistics=exp.statistics)
-
-
-def observed_statistics(exp: Experiment, data: SurveyData) -> dict[str, float]:
-    """Summary statistics of the survey's teacher answers for the experiment's items."""
-    missing = [i for i in exp.statistics if i not in data.items]
-    _need(not missing, str(exp.path), f"the experiment compares item(s) {', '.join(missing)} that the survey "
-                                      f"{data.path} does not have; its items are {', '.join(data.items)}.")
-    frame = teacher_rows(data)
-    _need(len(frame) > 0, str(data.path), "has no respondent with role 'teacher'; the model surveys teachers.")
-    answers = {i: frame[i].to_numpy(dtype=float, na_value=np.nan) for i in exp.statistics}
-    return {name: float(v) for *_, v, name in
-            statistics_rows(frame["wave"].to_numpy(), school_codes(frame), answers, exp.statistics)}
 
 
 # -- sampling -----------------------------------------------------------------------------
@@ -475,7 +123,6 @@ class Executor:
 
 # -- the calibration ----------------------------------------------------------------------
 
-DISTANCES = ("regression", "adaptive")
 _PILOT_KEY = 20_000  # SeedSequence spawn key of the pilot sample
 
 
@@ -506,7 +153,7 @@ def pilot_sample(exp: Experiment, simulator: SurveySimulator, ex: Executor, out:
     params = pd.DataFrame({k: p.rv().rvs(size=exp.pilot, random_state=rng) for k, p in exp.free.items()})
     seeds = sim_ss.generate_state(exp.pilot).tolist()
     start = time.perf_counter()
-    stats = pd.DataFrame(ex.map(_simulate_stats, [(simulator, row, s) for row, s in
+    stats = pd.DataFrame(ex.map(simulate_statistics, [(simulator, row, s) for row, s in
                                                   zip(params.to_dict("records"), seeds)]))[names]
     pd.concat([params, stats], axis=1).to_csv(path, index=False)
     say(f"pilot: {exp.pilot} simulations from the prior fit the regression summaries "
@@ -738,13 +385,8 @@ def _write_state(exp: Experiment, data: SurveyData, out: Path, observed: dict[st
     state = {"experiment_file": str(exp.path), "survey": str(data.path), "survey_sha256": data.sha256,
              "experiment": exp.fingerprint()}
     _state_file(out).write_text(yaml.safe_dump(state, sort_keys=False))
-    pd.DataFrame([_split_name(k) | {"value": v} for k, v in observed.items()]).to_csv(
+    pd.DataFrame([split_name(k) | {"value": v} for k, v in observed.items()]).to_csv(
         out / "observed_statistics.csv", index=False)
-
-
-def _split_name(name: str) -> dict[str, Any]:
-    stat, item, wave = name.split(":")
-    return {"name": name, "statistic": stat, "item": item, "wave": int(wave[1:])}
 
 
 def write_posterior(exp: Experiment, out: Path, history) -> pd.DataFrame:
@@ -757,11 +399,6 @@ def write_posterior(exp: Experiment, out: Path, history) -> pd.DataFrame:
     sample.to_csv(out / "posterior_sample.csv", index=False)
     generations_table(history).to_csv(out / "generations.csv", index=False)
     return post
-
-
-def _simulate_stats(args: tuple[SurveySimulator, dict[str, float], int]) -> dict[str, float]:
-    simulator, params, seed = args
-    return simulator.statistics_of(simulator.survey(params, seed))
 
 
 def posterior_predictive(exp: Experiment, history, simulator: SurveySimulator, observed: dict[str, float],
@@ -778,12 +415,12 @@ def posterior_predictive(exp: Experiment, history, simulator: SurveySimulator, o
     idx = rng.choice(len(df), size=exp.predictive_draws, p=np.asarray(w) / np.sum(w))
     seeds = sim_ss.generate_state(exp.predictive_draws).tolist()
     tasks = [(simulator, {k: float(df[k].iloc[i]) for k in exp.free}, s) for i, s in zip(idx, seeds)]
-    sims = pd.DataFrame(ex.map(_simulate_stats, tasks))
+    sims = pd.DataFrame(ex.map(simulate_statistics, tasks))
     rows = []
     for name, obs in observed.items():
         x = sims[name].to_numpy(float)
         lo, hi = np.quantile(x, [0.05, 0.95])
-        rows.append(_split_name(name) | {"observed": obs, "mean": x.mean(), "q05": lo, "q95": hi,
+        rows.append(split_name(name) | {"observed": obs, "mean": x.mean(), "q05": lo, "q95": hi,
                                          "inside_90": bool(lo <= obs <= hi), "p_upper": float((x >= obs).mean())})
     return pd.DataFrame(rows)
 

@@ -25,16 +25,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import matplotlib
+import numpy as np
+import pandas as pd
+import yaml
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import yaml  # noqa: E402
-
-from sim.api import virtual_survey  # noqa: E402
-from sim.config import ConfigError  # noqa: E402
+from sim.api import virtual_survey
+from sim.config import ConfigError
 
 EXIT_BAD_INPUT = 2
 _RECIPE_KEYS = {"description", "scenario", "overrides", "truth", "waves", "seed", "n_respondents", "missing_share"}
@@ -179,7 +175,7 @@ def sensitivity(experiment: str, survey: str | Path, center: dict[str, float], r
     """
     from dataclasses import replace
 
-    from sim.calibrate import Executor, _simulate_stats, _split_name, load_experiment, make_simulator
+    from sim.calibrate import Executor, load_experiment, make_simulator, simulate_statistics, split_name
     from sim.survey_data import STATISTICS, load_survey
 
     exp = load_experiment(experiment)
@@ -199,10 +195,10 @@ def sensitivity(experiment: str, survey: str | Path, center: dict[str, float], r
     tasks += [(simulator, dict(center), s) for s in seeds]
     labels += [("center", 0)] * replicates
     with Executor(exp.executor, exp.workers, exp.dask_address) as ex:
-        sims = pd.DataFrame(ex.map(_simulate_stats, tasks))
+        sims = pd.DataFrame(ex.map(simulate_statistics, tasks))
     sims["key"], sims["sign"] = zip(*labels)
     names = [c for c in sims.columns if c not in ("key", "sign")]
-    out = pd.DataFrame([_split_name(n) for n in names])
+    out = pd.DataFrame([split_name(n) for n in names])
     for key in exp.free:
         lo = sims[(sims["key"] == key) & (sims["sign"] < 0)][names]
         hi = sims[(sims["key"] == key) & (sims["sign"] > 0)][names]

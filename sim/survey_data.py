@@ -27,6 +27,7 @@ import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -368,6 +369,12 @@ def statistics_rows(waves: np.ndarray, schools: np.ndarray, answers: dict[str, n
             values = _item_statistics(answers[item][in_wave], g, codes.size, wanted)
             for stat in wanted:
                 yield int(wave), item, stat, values[stat], f"{stat}:{item}:w{int(wave)}"
+
+
+def split_name(name: str) -> dict[str, Any]:
+    """``"mean:support:w20"`` -> name, statistic, item and wave (the keys of :func:`statistics_rows`)."""
+    stat, item, wave = name.split(":")
+    return {"name": name, "statistic": stat, "item": item, "wave": int(wave[1:])}
 
 
 def statistics_table(frame: pd.DataFrame, items: Iterable[str] | dict[str, Iterable[str]] | None = None,
