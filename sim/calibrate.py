@@ -71,9 +71,8 @@ class Executor:
 
     def __enter__(self) -> Executor:
         if self.kind == "processes" and self.workers > 1:
-            from concurrent.futures import ProcessPoolExecutor
-
             import multiprocessing as mp
+            from concurrent.futures import ProcessPoolExecutor
 
             # fork where available: workers inherit the loaded modules (mesa sets the default to spawn)
             ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else None)
@@ -254,8 +253,13 @@ def check_resume(exp: Experiment, data: SurveyData, out: Path) -> int:
         return 0
     import pyabc
 
-    max_t = pyabc.History(f"sqlite:///{db}", create=False).max_t
-    return 0 if max_t is None else int(max_t) + 1
+    return generations_done(pyabc.History(f"sqlite:///{db}", create=False))
+
+
+def generations_done(history) -> int:
+    """Finished generations in a pyabc history (0 for a new or empty one)."""
+    max_t = history.max_t
+    return 0 if max_t is None or max_t < 0 else int(max_t) + 1
 
 
 def calibrate(survey: str | Path, experiment: str | Experiment, out: str | Path, *, generations: int | None = None,
@@ -299,9 +303,6 @@ def calibrate(survey: str | Path, experiment: str | Experiment, out: str | Path,
     total = exp.generations if generations is None else int(generations)
     _need(total >= 1, "settings", f"generations must be >= 1; got {total}.")
     observed = observed_statistics(exp, data)
-    nan = [k for k, v in observed.items() if not np.isfinite(v)]
-    _need(not nan, str(data.path), f"statistic(s) {', '.join(nan)} cannot be computed (no answers for the item "
-                                   "in that wave); remove the item from the experiment's statistics.")
     simulator = make_simulator(exp, data)
     out = Path(out)
     done = check_resume(exp, data, out)
@@ -334,13 +335,13 @@ def calibrate(survey: str | Path, experiment: str | Experiment, out: str | Path,
                 else:
                     abc.load(url, 1, observed_sum_stat=observed)
                 history = abc.run(max_nr_populations=1)
-                if history.max_t + 1 <= t:
+                if generations_done(history) <= t:
                     say(f"Stopped: generation {t + 1} could not accept {exp.population} particles within "
                         f"{ex.sampler(exp).max_tries if exp.scheduling == 'static' else 'the allowed'} tries per "
                         "particle (acceptance rate too low).", flush=True)
                     stopped = True
                     break
-                t = history.max_t + 1
+                t = generations_done(history)
                 gens = generations_table(history)
                 last = gens.iloc[-1]
                 post = posterior_table(history, exp)
@@ -354,19 +355,20 @@ def calibrate(survey: str | Path, experiment: str | Experiment, out: str | Path,
                     stopped = True
                     break
             history = pyabc.History(url, create=False)
-            if history.max_t is None or history.max_t < 0:
+            n = generations_done(history)
+            if n == 0:
                 raise ConfigError("No generation finished; nothing to summarise.")
-            finished = history.max_t + 1 >= exp.generations
+            finished = n >= exp.generations
             ppc = None
             if finished or stopped:
                 ppc = write_outputs(exp, data, out, history, simulator, observed, ex, truth=truth)
             else:
                 write_posterior(exp, out, history)
-                say(f"Stopped after generation {history.max_t + 1} of {exp.generations}: {out / 'posterior.csv'} "
+                say(f"Stopped after generation {n} of {exp.generations}: {out / 'posterior.csv'} "
                     "holds the posterior so far; rerun without generations= to continue.", flush=True)
     except KeyboardInterrupt:
         history = pyabc.History(url, create=False) if (out / "history.db").exists() else None
-        n = (history.max_t + 1) if history is not None else 0
+        n = generations_done(history) if history is not None else 0
         if n > 0:
             write_posterior(exp, out, history)
         raise CalibrationInterrupted(

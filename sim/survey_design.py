@@ -137,8 +137,12 @@ def observed_statistics(exp: Experiment, data: SurveyData) -> dict[str, float]:
     frame = teacher_rows(data)
     _need(len(frame) > 0, str(data.path), "has no respondent with role 'teacher'; the model surveys teachers.")
     answers = {i: frame[i].to_numpy(dtype=float, na_value=np.nan) for i in exp.statistics}
-    return {name: float(v) for *_, v, name in
-            statistics_rows(frame["wave"].to_numpy(), school_codes(frame), answers, exp.statistics)}
+    observed = {name: float(v) for *_, v, name in
+                statistics_rows(frame["wave"].to_numpy(), school_codes(frame), answers, exp.statistics)}
+    nan = [k for k, v in observed.items() if not np.isfinite(v)]
+    _need(not nan, str(data.path), f"statistic(s) {', '.join(nan)} cannot be computed (no teacher answered the "
+                                   "item in that wave); remove the item from the experiment's statistics.")
+    return observed
 
 
 

@@ -288,3 +288,11 @@ def test_ctrl_c_keeps_finished_generations_and_exits_130(small_survey, tmp_path)
     assert list(post.columns) == ["parameter", "mean", "q05", "q50", "q95"]
     resumed = calibrate(small_survey, str(exp), out, generations=2, progress=False)
     assert resumed.resumed_from >= 1
+
+
+def test_survey_without_a_compared_item_is_refused(small_survey, tmp_path):
+    df = pd.read_csv(small_survey).drop(columns=["schoolwide"])
+    path = tmp_path / "no_schoolwide.csv"
+    df.to_csv(path, index=False)
+    with pytest.raises(ConfigError, match="compares item.s. schoolwide that the survey .* does not have"):
+        check_inputs(parse_args([f"survey={path}", f"experiment={SMALL}", f"out={tmp_path / 'o'}"]))
