@@ -329,7 +329,8 @@ def calibrate(survey: str | Path, experiment: str | Experiment, out: str | Path,
             t = done
             while t < total:
                 start = time.perf_counter()
-                abc = _abc(exp, simulator, ex.sampler(exp), t, pilot, observed)
+                sampler = ex.sampler(exp)
+                abc = _abc(exp, simulator, sampler, t, pilot, observed)
                 if t == 0:
                     abc.new(url, observed)
                 else:
@@ -337,8 +338,8 @@ def calibrate(survey: str | Path, experiment: str | Experiment, out: str | Path,
                 history = abc.run(max_nr_populations=1)
                 if generations_done(history) <= t:
                     say(f"Stopped: generation {t + 1} could not accept {exp.population} particles within "
-                        f"{ex.sampler(exp).max_tries if exp.scheduling == 'static' else 'the allowed'} tries per "
-                        "particle (acceptance rate too low).", flush=True)
+                        f"{getattr(sampler, 'max_tries', 'the allowed')} tries per particle (acceptance rate "
+                        "too low).", flush=True)
                     stopped = True
                     break
                 t = generations_done(history)
