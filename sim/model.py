@@ -71,6 +71,10 @@ class DistrictModel(mesa.Model):
                                               "depth", "signal")},
             stage=np.zeros(n, dtype=np.int8), stage_steps=np.zeros(n, dtype=np.int64),
             hired=np.zeros(n, dtype=np.int64))
+        self.school_traits = {}  # init.survey: per-school (mean, sd) of teacher traits, see survey_data
+        if self.p.init.survey:
+            from sim.survey_data import school_trait_distributions
+            self.school_traits = school_trait_distributions(self)
         self.init_teachers(np.arange(n))
         self.adjacency = self.build_network()
         self.degree = np.asarray(self.adjacency.sum(axis=1)).ravel()
@@ -133,6 +137,8 @@ class DistrictModel(mesa.Model):
         ts.depth[idx] = 0.0
         ts.signal[idx] = 0.0
         ts.hired[idx] = self.steps
+        for name, (mean, sd) in self.school_traits.items():
+            getattr(ts, name)[idx] = self.trait(mean[ts.school[idx]], sd[ts.school[idx]], k)
         zone = self.schools_state.zone[ts.school[idx]]
         if zone.any():
             ts.autonomy[idx[zone]] = np.minimum(1.0, ts.autonomy[idx[zone]] + self.p.autonomy_zone.autonomy_boost)
