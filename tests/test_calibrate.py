@@ -16,6 +16,7 @@ from sim.calibrate import (SurveyDesign, calibrate, check_inputs, load_experimen
 from sim.config import REPO_ROOT, ConfigError
 from sim.recovery import Recipe, synthetic_survey
 from sim.survey_data import load_survey
+from tests.conftest import default_sigint
 
 SMALL = "calibrate_small"
 #: True values of the CI recovery check (none equals a baseline default).
@@ -276,7 +277,8 @@ def test_ctrl_c_keeps_finished_generations_and_exits_130(small_survey, tmp_path)
     exp = tiny_experiment(tmp_path, generations=8)
     out = tmp_path / "out"
     proc = subprocess.Popen([sys.executable, "-m", "sim.calibrate", f"survey={small_survey}", f"experiment={exp}",
-                             f"out={out}"], cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             f"out={out}"], cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=default_sigint)
     for line in proc.stdout:
         if line.startswith("generation 1/8"):
             proc.send_signal(signal.SIGINT)

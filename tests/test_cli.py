@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from sim.metrics import METRICS
-from tests.conftest import run_module
+from tests.conftest import default_sigint, run_module
 
 TINY = ["district.schools=4", "district.teachers_per_school=8", "steps=20", "run.replicates=3", "run.workers=2",
         "run.progress=false"]
@@ -80,7 +80,7 @@ def test_ctrl_c_keeps_finished_runs(tmp_path):
     args = ["district.schools=10", "steps=50", "run.replicates=1000", "run.workers=1", "run.name=cut",
             "run.scenarios=[baseline]", f"run.out={tmp_path}"]
     proc = subprocess.Popen([sys.executable, "-m", "sim", *args], cwd=tmp_path, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=default_sigint)
     seen = bytearray()
     reader = threading.Thread(target=lambda: [seen.extend(c) for c in iter(lambda: proc.stderr.read(1), b"")],
                               daemon=True)
