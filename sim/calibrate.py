@@ -33,6 +33,7 @@ from omegaconf import OmegaConf
 from sim.calibration_experiment import (Experiment, _need, _number, available_experiments, check_settings,
                                         load_experiment)
 from sim.config import ConfigError
+from sim.executors import resolve_workers
 from sim.survey_data import SurveyData, load_survey, split_name
 from sim.survey_design import SurveyDesign, SurveySimulator, make_simulator, observed_statistics, simulate_statistics
 
@@ -50,13 +51,6 @@ def _ignore_sigint() -> None:
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-def resolve_workers(workers: int) -> int:
-    """0 means all cores."""
-    import os
-
-    return (os.cpu_count() or 1) if workers <= 0 else workers
 
 
 class Executor:

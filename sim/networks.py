@@ -75,7 +75,6 @@ def build_adjacency_networkx(p: SimpleNamespace, rng: np.random.Generator) -> sp
     :class:`sim.reference.ReferenceDistrictModel`; about ten times slower.
     """
     n_s, n_t = p.district.schools, p.district.teachers_per_school
-    n = n_s * n_t
     seeds = rng.integers(0, 2**32 - 1, size=n_s + 1)
     net = p.network
     blocks = [_edges(school_graph(n_t, net.generator, net.degree, net.rewiring, int(seeds[s])), s * n_t)

@@ -6,7 +6,6 @@ Run ``python -m sim.paramdoc`` after changing a parameter; a test checks the fil
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 from sim.config import REPO_ROOT, parameter_specs
 

@@ -37,7 +37,7 @@ import yaml
 from scipy import stats
 
 from sim.agents import Stage
-from sim.config import REPO_ROOT, load_config
+from sim.config import REPO_ROOT, load_config, scenario_presets
 from sim.metrics import inclusion
 from sim.model import DistrictModel
 from sim.processes import MONTHS_PER_YEAR
@@ -155,7 +155,7 @@ def run_replicates(scenario: str | Sequence[str], replicates: int, *, base_seed:
     prepare : callable, optional
         Called on each new model before it runs (e.g. to seed adopters).
     """
-    names = scenario.split(COMBINE) if isinstance(scenario, str) else list(scenario)
+    names = scenario_presets(scenario) if isinstance(scenario, str) else list(scenario)
     cfg = load_config(names, list(overrides))
     frames, schools, probes = [], [], []
     wanted = set(probe_steps)
