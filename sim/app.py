@@ -23,6 +23,7 @@ import html
 import os
 import socket
 import sys
+import threading
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -48,6 +49,8 @@ EXIT_BAD_INPUT = 2
 TITLE = "What if? Classroom innovation in a district"
 #: Milliseconds between steps while playing (the sidebar slider changes it live).
 PLAY_INTERVAL_MS = 20
+#: Longest a step waits (seconds) for the page to draw the step before it; a closed or hidden page never does.
+FRAME_WAIT_S = 2.0
 HEADLINE = ("teacher_adoption", "deep_adoption", "schoolwide_share", "pilot_stall_share", "replicated_models",
             "mean_exhaustion", "equity_gap")
 
@@ -90,12 +93,44 @@ class AppModel(WorkshopModel):
 
     def __init__(self, **kwargs: Any) -> None:  # named kwargs: SolaraViz checks parameters by name
         self.input_error: str | None = None
+        self._drawn = threading.Condition()
+        self.drawn_step = 0
         try:
             settings = Settings.from_values(**kwargs)
         except ConfigError as exc:
             self.input_error = f"{exc} Running the default settings instead; fix the input and press Reset."
             settings = Settings()
         super().__init__(settings)
+
+    def frame_drawn(self, step: int) -> None:
+        """Record that the page has drawn ``step`` (called by :func:`use_frame_drawn`); ``drawn_step`` keeps the latest."""
+        with self._drawn:
+            self.drawn_step = max(self.drawn_step, step)
+            self._drawn.notify_all()
+
+    def step(self) -> None:
+        """One school month, once the page has drawn the month before (or after ``FRAME_WAIT_S``).
+
+        Mesa's Play loop steps every ``play_interval`` and asks for a redraw
+        without waiting for it. When a redraw takes longer than that (a busy
+        machine), the thread that draws finds new state after every pass and
+        solara stops the page with "Too many renders". Waiting here keeps the
+        model at most one month ahead of the page, whatever the machine's speed.
+        """
+        with self._drawn:  # Mesa has already counted this step: the page must show steps - 1
+            self._drawn.wait_for(lambda: self.drawn_step >= self.steps - 1, timeout=FRAME_WAIT_S)
+        super().step()
+
+
+def use_frame_drawn(model: WorkshopModel) -> None:
+    """Hook of every page's first view: tell an :class:`AppModel` which month the page now shows."""
+    step = model.steps
+
+    def drawn() -> None:
+        if isinstance(model, AppModel):
+            model.frame_drawn(step)
+
+    solara.use_effect(drawn, [model, step])
 
 
 # -- views ---------------------------------------------------------------------------------------
@@ -165,6 +200,7 @@ FIT_CSS = """
 
 def status_view(model: WorkshopModel):
     """Status in plain words, headline numbers next to the baseline, and the export button."""
+    use_frame_drawn(model)
     saved, set_saved = solara.use_state("")
     root = os.environ.get(OUT_ENV, DEFAULT_OUT)
 
@@ -262,6 +298,7 @@ def guide_html() -> str:
 
 def guide_view(model: WorkshopModel):
     """Page 1: how to use the app and what each control means."""
+    use_frame_drawn(model)
     return solara.HTML(tag="div", unsafe_innerHTML=guide_html(), classes=["sim-guide"])
 
 
