@@ -37,11 +37,11 @@ import pandas as pd
 import yaml
 
 from sim.config import ConfigError
+from sim.exits import EXIT_BAD_INPUT
 from sim.experiment import Experiment, parse_experiment
 from sim.plots import LABELS, band_stats, curves_with_bands
 from sim.runstore import RunStore
 
-EXIT_BAD_INPUT = 2
 #: Parameters with more distinct values than this are binned (by quantile) in parameters.png.
 MAX_LEVELS = 12
 BINS = 10

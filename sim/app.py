@@ -39,13 +39,13 @@ from sim.app_model import (CHOICES, CHOSEN, LEVERS, MAX_APP_SCHOOLS, REFERENCE, 
                            Settings, WorkshopModel, export_comparison, model_status, settings_from_args)
 from sim.app_views import CHARTS, Chart, DistrictPicture, fmt_value, is_share  # noqa: E402
 from sim.config import ConfigError, available_scenarios, parameter_specs  # noqa: E402
+from sim.exits import EXIT_BAD_INPUT  # noqa: E402
 from sim.plots import LABELS  # noqa: E402
 
 HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
 DEFAULT_OUT = "results/app"
 OUT_ENV = "SIM_APP_OUT"
-EXIT_BAD_INPUT = 2
 TITLE = "What if? Classroom innovation in a district"
 #: Milliseconds between steps while playing (the sidebar slider changes it live).
 PLAY_INTERVAL_MS = 20

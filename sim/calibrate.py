@@ -34,14 +34,13 @@ from sim.calibration_experiment import (Experiment, _need, _number, available_ex
                                         load_experiment)
 from sim.config import ConfigError
 from sim.executors import resolve_workers
+from sim.exits import EXIT_BAD_INPUT, EXIT_INTERRUPTED, catch_ctrl_c
 from sim.survey_data import SurveyData, load_survey, split_name
 from sim.survey_design import SurveyDesign, SurveySimulator, make_simulator, observed_statistics, simulate_statistics
 
 __all__ = ["calibrate", "CalibrationResult", "CalibrationInterrupted", "Executor", "load_experiment",
            "make_simulator", "observed_statistics", "SurveyDesign", "SurveySimulator", "main"]
 
-EXIT_BAD_INPUT = 2
-EXIT_INTERRUPTED = 130
 _PPC_KEY = 10_000  # SeedSequence spawn key of the posterior predictive draws (generations use t + 1)
 
 
@@ -580,6 +579,7 @@ def main() -> None:
     import hydra
     from hydra.core.config_store import ConfigStore
 
+    catch_ctrl_c()
     args = sys.argv[1:]
     if not any(a.startswith("-") for a in args):
         try:

@@ -17,6 +17,7 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 
 from sim.config import CONFIG_DIR, CONFIG_NAME, SCENARIO_GROUP, ConfigError, available_scenarios, load_config
+from sim.exits import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, catch_ctrl_c
 from sim.metrics import METRICS
 from sim.plots import curves_with_bands
 from sim.processes import MONTHS_PER_YEAR
@@ -25,7 +26,6 @@ from sim.runner import RunSpec, replicate_seed, run_many, scenario_presets
 
 SUMMARY_YEARS = (2, 5)
 HEADLINE = ("teacher_adoption", "deep_adoption", "schoolwide_share", "pilot_stall_share", "replicated_models")
-EXIT_BAD_INPUT = 2
 
 
 def model_overrides(args: Sequence[str]) -> list[str]:
@@ -111,7 +111,7 @@ def run_comparison(cfg: DictConfig, overrides: Sequence[str], out: Path) -> pd.D
     if stopped:
         print(f"{stopped}: {len(frames)} of {len(specs)} runs finished and were saved to "
               f"{out / 'timeseries.parquet'}.", file=sys.stderr)
-        raise SystemExit(130 if stopped == "Interrupted" else 1)
+        raise SystemExit(EXIT_INTERRUPTED if stopped == "Interrupted" else EXIT_FAILED)
     summary = summarize(ts, int(cfg.steps))
     summary.to_csv(out / "summary.csv", index=False)
     curves_with_bands(ts, out / "adoption_curves.png",
@@ -137,6 +137,7 @@ def main() -> None:
     """Console entry point of ``sim-run``."""
     import hydra
 
+    catch_ctrl_c()
     args = sys.argv[1:]
     if not any(a.startswith("-") for a in args):
         try:

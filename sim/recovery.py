@@ -31,8 +31,8 @@ import yaml
 
 from sim.api import virtual_survey
 from sim.config import ConfigError
+from sim.exits import EXIT_BAD_INPUT
 
-EXIT_BAD_INPUT = 2
 _RECIPE_KEYS = {"description", "scenario", "overrides", "truth", "waves", "seed", "n_respondents", "missing_share"}
 
 

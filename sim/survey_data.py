@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from sim.config import ConfigError
+from sim.exits import EXIT_BAD_INPUT
 from sim.survey import ITEMS
 
 #: Columns every survey file must have.
@@ -49,7 +50,6 @@ MAX_WAVE = 1200
 HIGH = 4
 #: Summary statistics, in the order they are reported.
 STATISTICS = ("mean", "school_sd", "high_share", "icc", "pocket_share")
-EXIT_BAD_INPUT = 2
 _MAX_LISTED = 5
 
 

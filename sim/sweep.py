@@ -39,15 +39,13 @@ from tqdm.auto import tqdm
 
 from sim.config import ConfigError, load_config
 from sim.executors import auto_batch_size, batched, make_executor
+from sim.exits import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, catch_ctrl_c
 from sim.experiment import (Design, Experiment, Parameter, SweepRun, column_value, compose_experiment, locate,
                             make_design, make_plan, parse_experiment, point_key, recorded_steps, register_schema)
 from sim.provenance import package_versions, provenance
 from sim.runner import quiet_model_logs, run_config, scenario_presets
 from sim.runstore import RunStore
 
-EXIT_BAD_INPUT = 2
-EXIT_INTERRUPTED = 130
-EXIT_ABORTED = 1
 #: Command-line arguments as the user gave them (main() rewrites sys.argv for Hydra).
 COMMAND: list[str] = []
 SWEEP_PACKAGES = ("scipy", "SALib", "dask", "distributed", "ema_workbench")
@@ -367,7 +365,7 @@ def _hydra_app(cfg: DictConfig) -> None:
     if result.interrupted:
         raise SystemExit(EXIT_INTERRUPTED)
     if result.aborted:
-        raise SystemExit(EXIT_ABORTED)
+        raise SystemExit(EXIT_FAILED)
 
 
 def _fail(message: str) -> None:
@@ -381,6 +379,7 @@ def main() -> None:
 
     from sim.experiment import available_experiments
 
+    catch_ctrl_c()
     args = sys.argv[1:]
     COMMAND[:] = args
     chosen = [a for a in args if a.split("=", 1)[0] == "experiment"]

@@ -38,6 +38,7 @@ from scipy import stats
 
 from sim.agents import Stage
 from sim.config import REPO_ROOT, load_config, scenario_presets
+from sim.exits import EXIT_BAD_INPUT, EXIT_INTERRUPTED, catch_ctrl_c
 from sim.metrics import inclusion
 from sim.model import DistrictModel
 from sim.processes import MONTHS_PER_YEAR
@@ -744,10 +745,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     from sim.plots import curves_with_bands
     from sim.provenance import provenance
 
+    catch_ctrl_c()
     args = parse_args(argv)
     if args.workers < 0:
         print("python -m sim.validation: --workers must be >= 0 (0: all cores)", file=sys.stderr)
-        raise SystemExit(2)
+        raise SystemExit(EXIT_BAD_INPUT)
     blocks = {DOC: ("sf-table", "lever-table", "bass-table", "contagion-table"), SCENARIOS_DOC: ("preset-table",)}
     for doc, names in blocks.items():
         text = doc.read_text() if doc.exists() else ""
@@ -755,7 +757,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         if missing:
             print(f"python -m sim.validation: {doc} lacks the markers <!-- BEGIN name --> ... <!-- END name --> "
                   f"for: {', '.join(missing)}; nothing was run.", file=sys.stderr)
-            raise SystemExit(2)
+            raise SystemExit(EXIT_BAD_INPUT)
     meta = provenance(seed=args.seed, replicates=args.replicates,
                       replicate_seeds=[replicate_seed(args.seed, r) for r in range(args.replicates)],
                       factorial=factorial_labels(), presets=preset_labels(),
@@ -775,7 +777,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if not ts.attrs.get("complete", False):
         print(f"Interrupted: the finished runs were saved to {raw / 'lever_runs.parquet'}; docs not updated.",
               file=sys.stderr)
-        raise SystemExit(130)
+        raise SystemExit(EXIT_INTERRUPTED)
     table = lever_table(ts)
     plot_lever_effects(table, FIGURES / "lever_effects.png")
     shown = ["baseline", *RECOMMENDATIONS, ALL_FOUR, "henry_all_in"]
