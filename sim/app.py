@@ -34,6 +34,7 @@ import solara
 # mesa 3.3.1's own ComponentsView trips solara's hook checker at import; harmless, but noise for users.
 warnings.filterwarnings("ignore", message=r".*ComponentsView: `use_state` found despite early return")
 from mesa.visualization import SolaraViz  # noqa: E402
+from mesa.visualization.utils import update_counter  # noqa: E402
 
 from sim.app_model import (CHOICES, CHOSEN, LEVERS, MAX_APP_SCHOOLS, REFERENCE, SCHOOLS_PATH,  # noqa: E402
                            Settings, WorkshopModel, export_comparison, model_status, settings_from_args)
@@ -49,7 +50,7 @@ OUT_ENV = "SIM_APP_OUT"
 TITLE = "What if? Classroom innovation in a district"
 #: Milliseconds between steps while playing (the sidebar slider changes it live).
 PLAY_INTERVAL_MS = 20
-#: Longest a step waits (seconds) for the page to draw the step before it; a closed or hidden page never does.
+#: Longest a step waits (seconds) for the page to draw the last redraw asked for; a closed tab never does.
 FRAME_WAIT_S = 2.0
 HEADLINE = ("teacher_adoption", "deep_adoption", "schoolwide_share", "pilot_stall_share", "replicated_models",
             "mean_exhaustion", "equity_gap")
@@ -94,7 +95,8 @@ class AppModel(WorkshopModel):
     def __init__(self, **kwargs: Any) -> None:  # named kwargs: SolaraViz checks parameters by name
         self.input_error: str | None = None
         self._drawn = threading.Condition()
-        self.drawn_step = 0
+        #: The last redraw request (Mesa's ``update_counter``) the page has drawn; none is pending at the start.
+        self.drawn_update = update_counter.peek()
         try:
             settings = Settings.from_values(**kwargs)
         except ConfigError as exc:
@@ -102,35 +104,37 @@ class AppModel(WorkshopModel):
             settings = Settings()
         super().__init__(settings)
 
-    def frame_drawn(self, step: int) -> None:
-        """Record that the page has drawn ``step`` (called by :func:`use_frame_drawn`); ``drawn_step`` keeps the latest."""
+    def frame_drawn(self, update: int) -> None:
+        """Record that the page has drawn redraw request ``update`` (called by :func:`use_frame_drawn`)."""
         with self._drawn:
-            self.drawn_step = max(self.drawn_step, step)
+            self.drawn_update = max(self.drawn_update, update)
             self._drawn.notify_all()
 
     def step(self) -> None:
-        """One school month, once the page has drawn the month before (or after ``FRAME_WAIT_S``).
+        """One school month, once the page has drawn the last redraw asked for (or after ``FRAME_WAIT_S``).
 
         Mesa's Play loop steps every ``play_interval`` and asks for a redraw
-        without waiting for it. When a redraw takes longer than that (a busy
-        machine), the thread that draws finds new state after every pass and
-        solara stops the page with "Too many renders". Waiting here keeps the
-        model at most one month ahead of the page, whatever the machine's speed.
+        (``force_update``) without waiting for it. When a redraw takes longer
+        than that (a busy machine), the thread that draws finds new state after
+        every pass and solara stops the page with "Too many renders". Waiting
+        here keeps the model at most one redraw ahead of the page, whatever the
+        machine's speed; steps between two redraws (*Render Interval* > 1, or
+        stepping without a page) do not wait.
         """
-        with self._drawn:  # Mesa has already counted this step: the page must show steps - 1
-            self._drawn.wait_for(lambda: self.drawn_step >= self.steps - 1, timeout=FRAME_WAIT_S)
+        with self._drawn:
+            self._drawn.wait_for(lambda: self.drawn_update >= update_counter.peek(), timeout=FRAME_WAIT_S)
         super().step()
 
 
 def use_frame_drawn(model: WorkshopModel) -> None:
-    """Hook of every page's first view: tell an :class:`AppModel` which month the page now shows."""
-    step = model.steps
+    """Hook of each page's first view: tell an :class:`AppModel` which redraw request the page now shows."""
+    update = update_counter.peek()
 
     def drawn() -> None:
         if isinstance(model, AppModel):
-            model.frame_drawn(step)
+            model.frame_drawn(update)
 
-    solara.use_effect(drawn, [model, step])
+    solara.use_effect(drawn, [model, update])
 
 
 # -- views ---------------------------------------------------------------------------------------

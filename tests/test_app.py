@@ -127,9 +127,9 @@ def test_views_update_as_the_model_steps_and_show_what_simulate_says():
     box, rc = solara.render(SolaraViz(model, components=app.COMPONENTS, model_params=app.model_params()),
                             handle_error=False)
     district_before = image(rc, "sim-district")
-    for _ in range(steps):  # as the page does: each step is drawn before the next (AppModel.step waits for it)
+    for _ in range(steps):
         model.step()
-        force_update()
+    force_update()
     chosen = simulate("baseline", seed=seed, overrides=model.settings.overrides()).iloc[steps]
     base = simulate("baseline", seed=seed, overrides=["district.schools=8"]).iloc[steps]
     assert texts(rc, "sim-status-chosen") == [f"Your settings: {status_line(chosen, 8)}"]
@@ -146,34 +146,47 @@ def test_views_update_as_the_model_steps_and_show_what_simulate_says():
     rc.close()
 
 
-def test_a_step_waits_until_the_page_has_drawn_the_one_before(monkeypatch):
+def test_a_step_waits_until_the_page_has_drawn_the_last_redraw(monkeypatch):
     # Mesa's Play loop does not wait for redraws; when a redraw is slower than a step, solara stopped the page
     # with "Too many renders" (seen on a busy CI machine). AppModel.step waits for the page instead.
     import threading
 
+    from mesa.visualization.utils import update_counter
+
+    def step_in_thread() -> threading.Thread:
+        t = threading.Thread(target=model.step)
+        t.start()
+        return t
+
     monkeypatch.setattr(app, "FRAME_WAIT_S", 60.0)  # far longer than the test: only frame_drawn can release it
     model = app.AppModel(**SMALL)
-    model.step()  # step 1: the page shows step 0 from the start
-    second = threading.Thread(target=model.step)
-    second.start()
+    model.step()  # nothing asked to be drawn yet
+    first = step_in_thread()  # steps between two redraw requests (Render Interval > 1) do not wait
+    first.join(30)
+    assert not first.is_alive() and len(model.timeseries()) == 3
+    force_update()  # Mesa asks the page to draw step 2
+    second = step_in_thread()
     second.join(0.5)
-    assert second.is_alive() and len(model.timeseries()) == 2, "step 2 must wait until step 1 is drawn"
-    model.frame_drawn(1)
+    assert second.is_alive() and len(model.timeseries()) == 3, "step 3 must wait until step 2 is drawn"
+    model.frame_drawn(update_counter.peek())
     second.join(30)
-    assert not second.is_alive() and len(model.timeseries()) == 3
+    assert not second.is_alive() and len(model.timeseries()) == 4
+    force_update()
     monkeypatch.setattr(app, "FRAME_WAIT_S", 0.05)  # a page that never draws (closed tab) slows Play, no deadlock
     model.step()
-    assert len(model.timeseries()) == 4
+    assert len(model.timeseries()) == 5
 
 
-def test_the_page_reports_each_month_it_draws():
+def test_the_page_reports_each_redraw_it_draws():
+    from mesa.visualization.utils import update_counter
+
     model = app.AppModel(**SMALL)
     box, rc = solara.render(SolaraViz(model, components=app.COMPONENTS, model_params=app.model_params()),
                             handle_error=False)
-    for month in (1, 2, 3):
+    for _ in range(3):
         model.step()
         force_update()
-        assert model.drawn_step == month
+        assert model.drawn_update == update_counter.peek()
     rc.close()
 
 
