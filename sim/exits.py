@@ -24,9 +24,10 @@ class Interrupted(KeyboardInterrupt):
     A subclass on purpose: CPython 3.11 remembers a plain ``KeyboardInterrupt``
     that escapes code run by ``exec`` of a string (scipy.stats builds its
     distributions that way, and pyabc builds them every generation) and, at
-    exit, kills the process with SIGINT although the tool handled it: the exit
-    status is then -2 instead of 130. CPython compares the exact type, so a
-    subclass is not remembered; ``except KeyboardInterrupt`` still catches it.
+    the exit of a ``python -m`` run, kills the process with SIGINT although the
+    tool handled it: the exit status is then -2 instead of 130. CPython
+    compares the exact type, so a subclass is not remembered, and
+    ``except KeyboardInterrupt`` still catches it.
     """
 
 

@@ -31,7 +31,7 @@ import yaml
 
 from sim.api import virtual_survey
 from sim.config import ConfigError
-from sim.exits import EXIT_BAD_INPUT
+from sim.exits import EXIT_BAD_INPUT, EXIT_INTERRUPTED, catch_ctrl_c
 
 _RECIPE_KEYS = {"description", "scenario", "overrides", "truth", "waves", "seed", "n_respondents", "missing_share"}
 
@@ -211,6 +211,9 @@ def sensitivity(experiment: str, survey: str | Path, center: dict[str, float], r
 
 def main(argv: Sequence[str] | None = None) -> None:
     """``python -m sim.recovery survey RECIPE OUT.csv`` or ``... study EXPERIMENT RECIPE OUT_DIR [CASES] [SEED]``."""
+    from sim.calibrate import CalibrationInterrupted
+
+    catch_ctrl_c()
     args = list(sys.argv[1:] if argv is None else argv)
     usage = ("usage: python -m sim.recovery survey RECIPE.yaml OUT.csv | "
              "python -m sim.recovery study EXPERIMENT RECIPE.yaml OUT_DIR [CASES] [SEED] | "
@@ -235,6 +238,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     except (ConfigError, ValueError) as exc:
         print(f"recovery: {exc}", file=sys.stderr)
         raise SystemExit(EXIT_BAD_INPUT) from None
+    except CalibrationInterrupted as exc:  # finished cases and generations are kept; the same command resumes
+        print(f"recovery: {exc}", file=sys.stderr)
+        raise SystemExit(EXIT_INTERRUPTED) from None
 
 
 if __name__ == "__main__":

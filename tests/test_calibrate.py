@@ -292,6 +292,27 @@ def test_ctrl_c_keeps_finished_generations_and_exits_130(small_survey, tmp_path)
     assert resumed.resumed_from >= 1
 
 
+def test_ctrl_c_stops_a_recovery_study_with_130_keeping_finished_work(small_survey, tmp_path):
+    import signal
+
+    exp = tiny_experiment(tmp_path, generations=3)
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(yaml.safe_dump({"scenario": "baseline", "waves": [10, 30],
+                                      "overrides": ["district.schools=8", "district.teachers_per_school=10"]}))
+    out = tmp_path / "study"
+    cmd = [sys.executable, "-m", "sim.recovery", "study", str(exp), str(recipe), str(out), "2"]
+    proc = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=default_sigint)
+    for line in proc.stdout:
+        if line.startswith("generation 1/3"):
+            proc.send_signal(signal.SIGINT)
+            break
+    stdout, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 130, stderr
+    assert "Interrupted:" in stderr and "Traceback" not in stderr
+    assert (out / "case_00" / "survey.csv").exists() and (out / "case_00" / "posterior.csv").exists()
+
+
 def test_survey_without_a_compared_item_is_refused(small_survey, tmp_path):
     df = pd.read_csv(small_survey).drop(columns=["schoolwide"])
     path = tmp_path / "no_schoolwide.csv"
