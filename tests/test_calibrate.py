@@ -271,20 +271,26 @@ def test_dask_executor_gives_the_same_posterior(small_survey, tmp_path):
         pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "dask" / name), pd.read_csv(tmp_path / "single" / name))
 
 
-def test_ctrl_c_keeps_finished_generations_and_exits_130(small_survey, tmp_path):
+def interrupt_at(cmd: list[str], line_start: str) -> tuple[int, str]:
+    """Run ``cmd`` in the repository, press Ctrl-C when a stdout line starts with ``line_start``; (status, stderr)."""
     import signal
 
-    exp = tiny_experiment(tmp_path, generations=8)
-    out = tmp_path / "out"
-    proc = subprocess.Popen([sys.executable, "-m", "sim.calibrate", f"survey={small_survey}", f"experiment={exp}",
-                             f"out={out}"], cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    proc = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             preexec_fn=default_sigint)
     for line in proc.stdout:
-        if line.startswith("generation 1/8"):
+        if line.startswith(line_start):
             proc.send_signal(signal.SIGINT)
             break
-    stdout, stderr = proc.communicate(timeout=300)
-    assert proc.returncode == 130, stderr
+    _, stderr = proc.communicate(timeout=300)
+    return proc.returncode, stderr
+
+
+def test_ctrl_c_keeps_finished_generations_and_exits_130(small_survey, tmp_path):
+    exp = tiny_experiment(tmp_path, generations=8)
+    out = tmp_path / "out"
+    status, stderr = interrupt_at([sys.executable, "-m", "sim.calibrate", f"survey={small_survey}",
+                                   f"experiment={exp}", f"out={out}"], "generation 1/8")
+    assert status == 130, stderr
     assert "Interrupted:" in stderr and "rerun the same command to resume" in stderr and "Traceback" not in stderr
     post = pd.read_csv(out / "posterior.csv")  # the posterior so far is written
     assert list(post.columns) == ["parameter", "mean", "q05", "q50", "q95"]
@@ -293,22 +299,14 @@ def test_ctrl_c_keeps_finished_generations_and_exits_130(small_survey, tmp_path)
 
 
 def test_ctrl_c_stops_a_recovery_study_with_130_keeping_finished_work(small_survey, tmp_path):
-    import signal
-
     exp = tiny_experiment(tmp_path, generations=3)
     recipe = tmp_path / "recipe.yaml"
     recipe.write_text(yaml.safe_dump({"scenario": "baseline", "waves": [10, 30],
                                       "overrides": ["district.schools=8", "district.teachers_per_school=10"]}))
     out = tmp_path / "study"
-    cmd = [sys.executable, "-m", "sim.recovery", "study", str(exp), str(recipe), str(out), "2"]
-    proc = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=default_sigint)
-    for line in proc.stdout:
-        if line.startswith("generation 1/3"):
-            proc.send_signal(signal.SIGINT)
-            break
-    stdout, stderr = proc.communicate(timeout=300)
-    assert proc.returncode == 130, stderr
+    status, stderr = interrupt_at([sys.executable, "-m", "sim.recovery", "study", str(exp), str(recipe), str(out),
+                                   "2"], "generation 1/3")
+    assert status == 130, stderr
     assert "Interrupted:" in stderr and "Traceback" not in stderr
     assert (out / "case_00" / "survey.csv").exists() and (out / "case_00" / "posterior.csv").exists()
 
