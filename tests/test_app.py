@@ -6,6 +6,7 @@ import html
 import io
 import subprocess
 import sys
+import threading
 
 import sim.app as app  # first: it silences a harmless hook warning that importing mesa's SolaraViz raises
 
@@ -16,7 +17,7 @@ import pytest
 import solara
 import yaml
 from mesa.visualization.solara_viz import SolaraViz, _check_model_params
-from mesa.visualization.utils import force_update
+from mesa.visualization.utils import force_update, update_counter
 from PIL import Image
 
 from sim import simulate
@@ -149,10 +150,6 @@ def test_views_update_as_the_model_steps_and_show_what_simulate_says():
 def test_a_step_waits_until_the_page_has_drawn_the_last_redraw(monkeypatch):
     # Mesa's Play loop does not wait for redraws; when a redraw is slower than a step, solara stopped the page
     # with "Too many renders" (seen on a busy CI machine). AppModel.step waits for the page instead.
-    import threading
-
-    from mesa.visualization.utils import update_counter
-
     def step_in_thread() -> threading.Thread:
         t = threading.Thread(target=model.step)
         t.start()
@@ -178,8 +175,6 @@ def test_a_step_waits_until_the_page_has_drawn_the_last_redraw(monkeypatch):
 
 
 def test_the_page_reports_each_redraw_it_draws():
-    from mesa.visualization.utils import update_counter
-
     model = app.AppModel(**SMALL)
     box, rc = solara.render(SolaraViz(model, components=app.COMPONENTS, model_params=app.model_params()),
                             handle_error=False)
