@@ -196,6 +196,19 @@ def posterior_table(history, exp: Experiment, t: int | None = None) -> pd.DataFr
     return pd.DataFrame(rows, columns=["parameter", "mean", "q05", "q50", "q95"])
 
 
+def next_generation_cost(url: str) -> tuple[int, int]:
+    """(simulations spent by the finished generations in ``url``, expected cost of the next one).
+
+    The next generation is expected to cost what the last one did: a lower
+    bound in practice, since each generation's tighter threshold accepts less.
+    Pilot and posterior predictive runs are not counted.
+    """
+    import pyabc
+
+    sims = generations_table(pyabc.History(url, create=False))["simulations"]
+    return int(sims.sum()), int(sims.iloc[-1])
+
+
 def generations_table(history) -> pd.DataFrame:
     """One row per finished generation: epsilon, simulations, acceptance rate."""
     pops = history.get_all_populations()
@@ -276,7 +289,7 @@ def calibrate(survey: str | Path, experiment: str | Experiment, out: str | Path,
         Known true values (synthetic surveys): drawn in the figures and checked in ``truth.csv``.
     **settings
         Overrides of the experiment's execution settings: ``executor``, ``scheduling``,
-        ``workers``, ``dask_address``, ``predictive_draws``.
+        ``workers``, ``dask_address``, ``predictive_draws``, ``max_simulations``.
 
     Returns
     -------
@@ -322,6 +335,14 @@ def calibrate(survey: str | Path, experiment: str | Experiment, out: str | Path,
             t = done
             while t < total:
                 start = time.perf_counter()
+                if exp.max_simulations and t:
+                    spent, expected = next_generation_cost(url)
+                    if spent + expected > exp.max_simulations:
+                        say(f"Stopped: generation {t + 1} would take the calibration past abc.max_simulations "
+                            f"{exp.max_simulations} ({spent} simulations so far; the last generation alone took "
+                            f"{expected}, and the next one usually takes more).", flush=True)
+                        stopped = True
+                        break
                 sampler = ex.sampler(exp)
                 abc = _abc(exp, simulator, sampler, t, pilot, observed)
                 if t == 0:
@@ -448,7 +469,7 @@ def write_outputs(exp: Experiment, data: SurveyData, out: Path, history, simulat
                       survey=str(data.path), survey_sha256=data.sha256, generations_done=int(len(gens)),
                       simulations=int(gens["simulations"].sum()), executor=exp.executor, scheduling=exp.scheduling,
                       workers=resolve_workers(exp.workers), predictive_draws=exp.predictive_draws,
-                      truth=truth or None, pyabc=md.version("pyabc"))
+                      max_simulations=exp.max_simulations, truth=truth or None, pyabc=md.version("pyabc"))
     (out / "provenance.yaml").write_text(yaml.safe_dump(meta, sort_keys=False))
     return ppc
 
@@ -463,8 +484,9 @@ class CalibrateArgs:
     experiment's settings for this run: ``generations`` (total to reach),
     ``executor`` (processes, dask, single), ``scheduling`` (static, dynamic),
     ``workers`` (0: all cores), ``dask_address`` (empty: a local cluster),
-    ``draws`` (posterior predictive runs), ``truth`` (YAML file of known true
-    values, for synthetic surveys), ``progress``.
+    ``draws`` (posterior predictive runs), ``max_simulations`` (no generation
+    starts that would take the ABC generations past it; 0: no limit), ``truth`` (YAML file of known true values,
+    for synthetic surveys), ``progress``.
     """
 
     survey: str = "???"
@@ -476,12 +498,13 @@ class CalibrateArgs:
     workers: int | None = None
     dask_address: str | None = None
     draws: int | None = None
+    max_simulations: int | None = None
     truth: str | None = None
     progress: bool = True
 
 
 _REQUIRED_ARGS = ("survey", "experiment", "out")
-_INT_ARGS = ("generations", "workers", "draws")
+_INT_ARGS = ("generations", "workers", "draws", "max_simulations")
 
 
 def parse_args(args: Sequence[str]) -> dict[str, Any]:
@@ -537,7 +560,7 @@ def read_truth(path: str | None) -> dict[str, float] | None:
 def _settings(values: dict[str, Any]) -> dict[str, Any]:
     return {"executor": values.get("executor"), "scheduling": values.get("scheduling"),
             "workers": values.get("workers"), "dask_address": values.get("dask_address"),
-            "predictive_draws": values.get("draws")}
+            "predictive_draws": values.get("draws"), "max_simulations": values.get("max_simulations")}
 
 
 def check_inputs(values: dict[str, Any]) -> None:

@@ -63,6 +63,7 @@ class Experiment:
     population: int = 200
     generations: int = 6
     min_acceptance_rate: float = 0.01
+    max_simulations: int = 0
     seed: int = 0
     executor: str = "processes"
     scheduling: str = "static"
@@ -98,8 +99,8 @@ def _override_value(v: Any) -> str:
 
 
 _EXPERIMENT_KEYS = {"description", "scenario", "fixed", "free", "statistics", "abc", "executor", "predictive"}
-_ABC_KEYS = {"population": int, "generations": int, "min_acceptance_rate": float, "seed": int, "distance": str,
-             "pilot": int, "quantile": float}
+_ABC_KEYS = {"population": int, "generations": int, "min_acceptance_rate": float, "max_simulations": int,
+             "seed": int, "distance": str, "pilot": int, "quantile": float}
 _EXECUTOR_KEYS = {"kind": str, "scheduling": str, "workers": int, "dask_address": str}
 
 
@@ -242,6 +243,9 @@ def check_settings(exp: Experiment, where: str) -> None:
     _need(exp.generations >= 1, where, f"abc.generations must be an integer >= 1; got {exp.generations}.")
     _need(0 <= exp.min_acceptance_rate < 1, where,
           f"abc.min_acceptance_rate must be in [0, 1); got {exp.min_acceptance_rate}.")
+    _need(exp.max_simulations == 0 or exp.max_simulations >= exp.population, where,
+          f"abc.max_simulations must be 0 (no limit) or at least abc.population ({exp.population}); "
+          f"got {exp.max_simulations}.")
     _need(0 <= exp.seed <= 2**32 - 1, where, f"abc.seed must be in [0, 4294967295]; got {exp.seed}.")
     _need(0 < exp.quantile < 1, where, f"abc.quantile must be in (0, 1); got {exp.quantile}.")
     _need(exp.distance in DISTANCES, where, f"abc.distance is {exp.distance!r}; allowed: {', '.join(DISTANCES)}.")

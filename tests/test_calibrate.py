@@ -97,6 +97,7 @@ def bad_experiment(tmp_path: Path, change: dict) -> str:
     ({"statistics/rigor": ["median"]}, "unknown statistic(s) median"),
     ({"statistics/rigour": ["mean"]}, "unknown item(s) rigour"),
     ({"abc/population": 3}, "abc.population must be an integer >= 10"),
+    ({"abc/max_simulations": 50}, "abc.max_simulations must be 0 (no limit) or at least abc.population"),
     ({"abc/distance": "euclid"}, "allowed: regression, adaptive"),
     ({"executor/kind": "ray"}, "allowed: processes, dask, single"),
 ])
@@ -309,6 +310,26 @@ def test_ctrl_c_stops_a_recovery_study_with_130_keeping_finished_work(small_surv
     assert status == 130, stderr
     assert "Interrupted:" in stderr and "Traceback" not in stderr
     assert (out / "case_00" / "survey.csv").exists() and (out / "case_00" / "posterior.csv").exists()
+
+
+def test_max_simulations_stops_before_a_generation_past_the_budget(small_survey, tmp_path):
+    exp = str(tiny_experiment(tmp_path, generations=4))
+    free = calibrate(small_survey, exp, tmp_path / "free", progress=False, predictive_draws=4)
+    gens = free.generations  # the same seed without a budget: what each generation costs
+    g1, g2 = (int(x) for x in gens["simulations"].iloc[:2])
+    assert 2 * g2 > g1  # generations get dearer as the threshold shrinks; the budget below relies on it
+    # The next generation is expected to cost what the last one did: this budget admits generation 2 (g1 + g1
+    # expected) but not a third (g1 + g2 spent, g2 more expected).
+    budget = g1 + max(g1, g2)
+    capped = calibrate(small_survey, exp, tmp_path / "out", max_simulations=budget, progress=False,
+                       predictive_draws=4)
+    assert not capped.finished and len(capped.generations) == 2
+    pd.testing.assert_frame_equal(capped.generations, gens.iloc[:2])  # what finished is the same calibration
+    assert (tmp_path / "out" / "posterior.csv").exists() and (tmp_path / "out" / "ppc.csv").exists()
+    assert yaml.safe_load((tmp_path / "out" / "provenance.yaml").read_text())["max_simulations"] == budget
+    more = calibrate(small_survey, exp, tmp_path / "out", max_simulations=0, progress=False, predictive_draws=4)
+    assert more.resumed_from == 2  # no limit now: it continues where the budget stopped it, as if never stopped
+    pd.testing.assert_frame_equal(more.generations, gens)
 
 
 def test_survey_without_a_compared_item_is_refused(small_survey, tmp_path):
