@@ -485,8 +485,9 @@ class CalibrateArgs:
     ``executor`` (processes, dask, single), ``scheduling`` (static, dynamic),
     ``workers`` (0: all cores), ``dask_address`` (empty: a local cluster),
     ``draws`` (posterior predictive runs), ``max_simulations`` (no generation
-    starts that would take the ABC generations past it; 0: no limit), ``truth`` (YAML file of known true values,
-    for synthetic surveys), ``progress``.
+    starts that would take the ABC generations past it; 0: no limit),
+    ``truth`` (YAML file of known true values, for synthetic surveys),
+    ``progress``.
     """
 
     survey: str = "???"
