@@ -319,7 +319,7 @@ def discover(ok: pd.DataFrame, exp: Experiment) -> tuple[pd.DataFrame, pd.DataFr
             continue
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            p = prim.Prim(x, y, threshold=d.density, peel_alpha=d.peel_alpha, mass_min=d.mass_min)
+            p = prim.Prim(x, y, peel_alpha=d.peel_alpha, mass_min=d.mass_min)
             for b in range(1, d.max_boxes + 1):
                 box = p.find_box()
                 if box is None or box.mean < d.density:
@@ -333,7 +333,7 @@ def discover(ok: pd.DataFrame, exp: Experiment) -> tuple[pd.DataFrame, pd.DataFr
                          "density": float(box.density), "mass": float(box.mass), "res_dim": int(box.res_dim),
                          "runs_in_box": int(traj.loc[chosen, "n"]), "successes_in_box": int(traj.loc[chosen, "k"]),
                          "successes_total": int(y.sum()), "runs_total": len(y)}
-                boxes += [{**stats, **lim} for lim in _limits(box.box_lims[chosen], p.box_init, box.qp[chosen])] \
+                boxes += [{**stats, **lim} for lim in _limits(box.box_lims[chosen], p.box_init, box.p_values[chosen])] \
                     or [stats]
     return pd.DataFrame(boxes), (pd.concat(trajectories, ignore_index=True) if trajectories else pd.DataFrame())
 

@@ -24,24 +24,20 @@ import os
 import socket
 import sys
 import threading
-import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import solara
+from mesa.visualization import SolaraViz
+from mesa.visualization.utils import update_counter
 
-# mesa 3.3.1's own ComponentsView trips solara's hook checker at import; harmless, but noise for users.
-warnings.filterwarnings("ignore", message=r".*ComponentsView: `use_state` found despite early return")
-from mesa.visualization import SolaraViz  # noqa: E402
-from mesa.visualization.utils import update_counter  # noqa: E402
-
-from sim.app_model import (CHOICES, CHOSEN, LEVERS, MAX_APP_SCHOOLS, REFERENCE, SCHOOLS_PATH,  # noqa: E402
+from sim.app_model import (CHOICES, CHOSEN, LEVERS, MAX_APP_SCHOOLS, REFERENCE, SCHOOLS_PATH,
                            Settings, WorkshopModel, export_comparison, model_status, settings_from_args)
-from sim.app_views import CHARTS, Chart, DistrictPicture, fmt_value, is_share  # noqa: E402
-from sim.config import ConfigError, available_scenarios, parameter_specs  # noqa: E402
-from sim.exits import EXIT_BAD_INPUT  # noqa: E402
-from sim.plots import LABELS  # noqa: E402
+from sim.app_views import CHARTS, Chart, DistrictPicture, fmt_value, is_share
+from sim.config import ConfigError, available_scenarios, parameter_specs
+from sim.exits import EXIT_BAD_INPUT
+from sim.plots import LABELS
 
 HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
@@ -52,6 +48,9 @@ TITLE = "What if? Classroom innovation in a district"
 PLAY_INTERVAL_MS = 20
 #: Longest a step waits (seconds) for the page to draw the last redraw asked for; a closed tab never does.
 FRAME_WAIT_S = 2.0
+#: Name of the preset control. Not ``scenario``: on Reset, Mesa 3.5's SolaraViz passes a ``scenario``
+#: argument of its own (a ``mesa.experimental.scenarios.Scenario``), which would replace the preset.
+PRESET = "preset"
 HEADLINE = ("teacher_adoption", "deep_adoption", "schoolwide_share", "pilot_stall_share", "replicated_models",
             "mean_exhaustion", "equity_gap")
 
@@ -66,7 +65,7 @@ def model_params() -> dict[str, dict[str, Any]]:
     """
     specs = parameter_specs()
     params: dict[str, dict[str, Any]] = {
-        "scenario": {"type": "Select", "value": "baseline", "values": available_scenarios(),
+        PRESET: {"type": "Select", "value": "baseline", "values": available_scenarios(),
                      "label": "Scenario preset (moved levers override it)"},
         "side_by_side": {"type": "Checkbox", "value": True, "label": "Side by side with baseline, same seed"},
         "seed": {"type": "InputText", "value": "0", "label": "Seed (whole number)"},
@@ -97,6 +96,10 @@ class AppModel(WorkshopModel):
         self._drawn = threading.Condition()
         #: The last redraw request (Mesa's ``update_counter``) the page has drawn; none is pending at the start.
         self.drawn_update = update_counter.peek()
+        if not isinstance(kwargs.get("scenario", ""), str):
+            del kwargs["scenario"]  # Mesa's own Scenario object (see PRESET), not a preset name
+        if PRESET in kwargs:
+            kwargs["scenario"] = kwargs.pop(PRESET)
         try:
             settings = Settings.from_values(**kwargs)
         except ConfigError as exc:

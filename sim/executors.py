@@ -29,6 +29,12 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Any, Protocol, TypeVar
 
+import tqdm.std as tqdm_std
+
+# Forking is only safe from a single-threaded process (Python 3.12 warns otherwise), so progress
+# bars run without tqdm's monitor thread (it only tunes how often a bar redraws).
+tqdm_std.tqdm.monitor_interval = 0
+
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -85,7 +91,8 @@ class _ContextMixin:
 def _mp_context() -> multiprocessing.context.BaseContext:
     """``fork`` where available: workers inherit imported modules and composed configs, so they
     start in milliseconds (importing mesa switches the default to ``spawn``, which re-imports
-    everything in each worker); elsewhere the platform default."""
+    everything in each worker); elsewhere the platform default.
+    """
     methods = multiprocessing.get_all_start_methods()
     return multiprocessing.get_context("fork" if "fork" in methods else None)
 

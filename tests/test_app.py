@@ -44,7 +44,7 @@ def image(rc, cls: str) -> bytes:
 
 def test_controls_offer_every_preset_and_lever_within_its_documented_range():
     params = app.model_params()
-    assert params["scenario"]["values"] == available_scenarios()
+    assert params[app.PRESET]["values"] == available_scenarios()
     specs = parameter_specs()
     for lever in LEVERS:
         p, spec = params[lever.name], specs[lever.path]
