@@ -32,9 +32,11 @@ from typing import Any, Optional
 
 import numpy as np
 import pandas as pd
+import yaml
 from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf
 
-from sim.config import REPO_ROOT, ConfigError, ParamSpec, available_scenarios, load_config, parameter_specs
+from sim.config import (REPO_ROOT, ConfigError, ParamSpec, available_scenarios, load_config, parameter_specs,
+                        read_yaml, yaml_problem)
 from sim.executors import EXECUTORS
 from sim.metrics import METRICS
 from sim.runner import COMBINE, RunSpec, run_seed, scenario_presets
@@ -118,6 +120,7 @@ class SweepSchema:
     progress: bool = True
     analyze: bool = True  # write summary.csv, plots and indices after the sweep
     retry_failed: bool = False  # rerun runs recorded as failed
+    verify: bool = False  # only check the stored batches against their checksums (damaged ones are set aside)
 
 
 def register_schema() -> None:
@@ -131,7 +134,8 @@ def register_schema() -> None:
 
 def available_experiments(directory: Path = EXPERIMENTS_DIR) -> list[str]:
     """Names of the sweep experiments in ``directory`` (files using the sweep schema)."""
-    return sorted(p.stem for p in directory.glob("*.yaml") if SCHEMA_NAME in p.read_text())
+    return sorted(p.stem for p in directory.glob("*.yaml")
+                  if SCHEMA_NAME in p.read_text(encoding="utf-8", errors="replace"))
 
 
 def locate(name: str) -> tuple[Path, str]:
@@ -158,6 +162,10 @@ def compose_experiment(name: str, overrides: Sequence[str] = ()) -> DictConfig:
     from omegaconf.errors import OmegaConfBaseException
 
     directory, stem = locate(name)
+    raw = read_yaml(directory / f"{stem}.yaml", "experiment file")  # file, line and column if it is not YAML
+    if not isinstance(raw, dict):
+        raise ConfigError(f"Experiment file {directory / stem}.yaml must be a mapping of fields, starting with "
+                          f"'defaults: [{SCHEMA_NAME}, _self_]'.")
     register_schema()
     if GlobalHydra.instance().is_initialized():
         GlobalHydra.instance().clear()
@@ -171,6 +179,9 @@ def compose_experiment(name: str, overrides: Sequence[str] = ()) -> DictConfig:
         OmegaConf.resolve(cfg)
     except (HydraException, OmegaConfBaseException) as exc:
         raise ConfigError(f"Experiment '{stem}': {_first_line(exc)}") from None
+    except yaml.YAMLError as exc:  # a file it builds on (defaults list) is not YAML
+        raise ConfigError(f"Experiment '{stem}': a file in its defaults list is not valid YAML at "
+                          f"{yaml_problem(exc)}.") from None
     return cfg
 
 
