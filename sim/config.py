@@ -306,6 +306,10 @@ def _compose(scenarios: tuple[str, ...], overrides: tuple[str, ...]) -> DictConf
     OmegaConf.resolve(cfg)
     OmegaConf.set_struct(cfg, True)
     validate(cfg)
+    if cfg.init.survey:  # the survey file is input too: refused here, before any run, not when runs start
+        from sim.survey_data import init_survey_rows
+
+        init_survey_rows(cfg.init.survey, int(cfg.district.schools))
     return cfg
 
 

@@ -92,6 +92,7 @@ class DaskConfig:
 
     address: Optional[str] = None  # tcp://HOST:PORT or a scheduler file *.json (None: a LocalCluster)
     processes: bool = True  # LocalCluster: worker processes (false: threads)
+    dashboard: Optional[str] = "127.0.0.1:0"  # LocalCluster dashboard host:port (this machine only; null: none)
 
 
 @dataclass

@@ -65,6 +65,7 @@ class Settings:
     progress: bool = True
     analyze: bool = True
     retry_failed: bool = False
+    dashboard: str | None = "127.0.0.1:0"
     verify: bool = False  # only check the stored batches (checksums), set damaged ones aside, and stop
 
     @classmethod
@@ -73,7 +74,8 @@ class Settings:
         return cls(out=Path(cfg.out), workers=int(cfg.workers), executor=str(cfg.executor),
                    address=cfg.dask.address or None, processes=bool(cfg.dask.processes),
                    batch_size=int(cfg.batch_size), progress=bool(cfg.progress), analyze=bool(cfg.analyze),
-                   retry_failed=bool(cfg.retry_failed), verify=bool(cfg.get("verify", False)))
+                   retry_failed=bool(cfg.retry_failed), verify=bool(cfg.get("verify", False)),
+                   dashboard=cfg.dask.get("dashboard", "127.0.0.1:0") or None)
 
 
 @dataclass
@@ -297,7 +299,8 @@ def _execute(exp: Experiment, settings: Settings, todo: list[SweepRun], store: R
     start = time.perf_counter()
     bar = None
     try:
-        with make_executor(settings.executor, settings.workers, settings.address, settings.processes) as ex:
+        with make_executor(settings.executor, settings.workers, settings.address, settings.processes,
+                           settings.dashboard) as ex:
             result.executor, result.slots = ex.description, ex.slots
             result.startup_seconds = time.perf_counter() - start
             if getattr(ex, "dashboard", None):
