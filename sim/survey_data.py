@@ -25,7 +25,7 @@ import functools
 import hashlib
 import io
 import sys
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -92,16 +92,106 @@ class SurveyData:
     def report(self) -> str:
         """One paragraph: respondents, schools, waves, roles and missing answers."""
         f = self.frame
-        roles = ", ".join(f"{n} {r}" for r, n in f["role"].value_counts().items())
-        waves = ", ".join(str(w) for w in sorted(f["wave"].unique()))
-        missing = ", ".join(f"{k} {v}" for k, v in self.missing_by_item.items() if v) or "none"
-        return (f"{self.path}: {len(f)} respondents ({roles}) in {f.groupby(['district', 'school']).ngroups} "
-                f"schools of {f['district'].nunique()} district(s), wave(s) {waves}; {len(self.items)} items. "
-                f"{self.rows_with_missing} respondents have at least one missing answer (kept; statistics use "
-                f"the answers given). Missing answers per item: {missing}."
-                + (f" {len(self.blank_lines)} blank row(s) (every field empty) were skipped: line(s) "
-                   f"{', '.join(map(str, self.blank_lines[:_MAX_LISTED]))}"
-                   f"{' ...' if len(self.blank_lines) > _MAX_LISTED else ''}." if self.blank_lines else ""))
+        return _report(self.path, len(f), dict(f["role"].value_counts()), f.groupby(["district", "school"]).ngroups,
+                       f["district"].nunique(), sorted(f["wave"].unique()), self.items, self.missing_by_item,
+                       self.rows_with_missing, self.blank_lines)
+
+
+def _report(path: Path, respondents: int, roles: dict[str, int], schools: int, districts: int, waves: list,
+            items: tuple[str, ...], missing_by_item: dict[str, int], rows_with_missing: int,
+            blank_lines: Sequence[int]) -> str:
+    roles_text = ", ".join(f"{n} {r}" for r, n in sorted(roles.items(), key=lambda kv: (-kv[1], kv[0])))
+    missing = ", ".join(f"{k} {v}" for k, v in missing_by_item.items() if v) or "none"
+    return (f"{path}: {respondents} respondents ({roles_text}) in {schools} schools of {districts} district(s), "
+            f"wave(s) {', '.join(str(int(w)) for w in waves)}; {len(items)} items. {rows_with_missing} respondents "
+            f"have at least one missing answer (kept; statistics use the answers given). Missing answers per item: "
+            f"{missing}." + (f" {len(blank_lines)} blank row(s) (every field empty) were skipped: line(s) "
+                             f"{', '.join(map(str, blank_lines[:_MAX_LISTED]))}"
+                             f"{' ...' if len(blank_lines) > _MAX_LISTED else ''}." if blank_lines else ""))
+
+
+class _Moments:
+    """Per wave, school and item: count, sum, sum of squares, high answers (teachers), plus report counts."""
+
+    def __init__(self, items: tuple[str, ...]) -> None:
+        self.items = items
+        self.respondents = 0
+        self.rows_with_missing = 0
+        self.roles: dict[str, int] = {}
+        self.missing = dict.fromkeys(items, 0)
+        self.schools: dict[tuple[str, str], int] = {}
+        self.waves: set[int] = set()
+        self.teacher_waves: set[int] = set()
+        self.parts: list[pd.DataFrame] = []
+
+    def add(self, chunk: pd.DataFrame) -> None:
+        self.respondents += len(chunk)
+        for role, n in chunk["role"].value_counts().items():
+            self.roles[role] = self.roles.get(role, 0) + int(n)
+        na = chunk[list(self.items)].isna()
+        self.rows_with_missing += int(na.any(axis=1).sum())
+        for item in self.items:
+            self.missing[item] += int(na[item].sum())
+        keys = list(zip(chunk["district"], chunk["school"]))
+        codes = np.fromiter((self.schools.setdefault(k, len(self.schools)) for k in keys), np.int64, len(keys))
+        self.waves.update(int(w) for w in np.unique(chunk["wave"]))
+        teachers = (chunk["role"] == "teacher").to_numpy()
+        self.teacher_waves.update(int(w) for w in np.unique(chunk["wave"].to_numpy()[teachers]))
+        for item in self.items:
+            x = chunk[item].to_numpy(dtype=float, na_value=np.nan)[teachers]
+            ok = ~np.isnan(x)
+            x = x[ok]
+            df = pd.DataFrame({"wave": chunk["wave"].to_numpy()[teachers][ok], "school": codes[teachers][ok],
+                               "n": 1.0, "s": x, "ss": x * x, "h": (x >= HIGH).astype(float)})
+            part = df.groupby(["wave", "school"], sort=False)[["n", "s", "ss", "h"]].sum().reset_index()
+            self.parts.append(part.assign(item=item))
+
+    def table(self, spec: dict[str, tuple[str, ...]] | None = None) -> pd.DataFrame:
+        """The statistics of :func:`statistics_table` from the accumulated moments."""
+        spec = statistics_spec(self.items if spec is None else spec)
+        acc = pd.concat(self.parts, ignore_index=True).groupby(["item", "wave", "school"], sort=False).sum()
+        rows = []
+        for wave in sorted(self.teacher_waves):
+            for item, wanted in spec.items():
+                try:
+                    g = acc.xs((item, wave), level=("item", "wave"))
+                except KeyError:
+                    g = acc.iloc[:0]
+                values = _moment_statistics(g["n"].to_numpy(), g["s"].to_numpy(), g["ss"].to_numpy(),
+                                            g["h"].to_numpy(), wanted)
+                rows += [(wave, item, stat, values[stat], f"{stat}:{item}:w{wave}") for stat in wanted]
+        return pd.DataFrame(rows, columns=["wave", "item", "statistic", "value", "name"])
+
+
+def _moment_statistics(n_j: np.ndarray, s_j: np.ndarray, ss_j: np.ndarray, h_j: np.ndarray,
+                       wanted: tuple[str, ...]) -> dict[str, float]:
+    """:func:`_item_statistics` from per-school count, sum, sum of squares and high answers."""
+    has = n_j > 0
+    n_j, s_j, ss_j, h_j = n_j[has], s_j[has], ss_j[has], h_j[has]
+    n = n_j.sum()
+    if n == 0:
+        return dict.fromkeys(wanted, np.nan)
+    m_j = s_j / n_j
+    mean = s_j.sum() / n
+    out: dict[str, float] = {}
+    if "mean" in wanted:
+        out["mean"] = float(mean)
+    if "school_sd" in wanted:
+        out["school_sd"] = float(m_j.std())
+    if "high_share" in wanted:
+        out["high_share"] = float(h_j.sum() / n)
+    if "icc" in wanted:
+        kk, icc = len(n_j), 0.0
+        if kk > 1 and n > kk:
+            msw = float(max((ss_j - n_j * m_j ** 2).sum(), 0.0)) / (n - kk)
+            msb = float((n_j * (m_j - mean) ** 2).sum()) / (kk - 1)
+            n0 = (n - (n_j ** 2).sum() / n) / (kk - 1)
+            var_b = max(0.0, (msb - msw) / n0)
+            icc = var_b / (var_b + msw) if var_b + msw > 0 else 0.0
+        out["icc"] = float(icc)
+    if "pocket_share" in wanted:
+        out["pocket_share"] = float(((h_j > 0) & (m_j < 3)).mean())
+    return out
 
 
 def _where(path: Path, row: int | None, line: int | None, column: str | None) -> str:
@@ -252,8 +342,9 @@ def _too_long(path: Path, state: dict, row: int, line: int) -> SurveyDataError:
 class _Columns:
     """Validated rows gathered chunk by chunk into compact typed arrays."""
 
-    def __init__(self, names: list[str], items: tuple[str, ...]) -> None:
-        self.names, self.items = names, items
+    def __init__(self, names: list[str], items: tuple[str, ...], keep: bool = True) -> None:
+        self.names, self.items, self.keep = names, items, keep
+        self.moments = _Moments(items) if not keep else None
         self.text = ("respondent_id", "district", "school", "role")
         self.chunks: dict[str, list] = {n: [] for n in names}
         self.rows: list[list] = []
@@ -271,13 +362,19 @@ class _Columns:
         if not self.rows:
             return
         cols = list(zip(*self.rows))
+        chunk: dict[str, Any] = {}
         for i, n in enumerate(self.names):
             if n in self.text:
-                self.chunks[n].append(pd.array(cols[i], dtype="str"))
+                chunk[n] = pd.array(cols[i], dtype="str")
             elif n == "wave":
-                self.chunks[n].append(np.asarray(cols[i], dtype=np.int64))
+                chunk[n] = np.asarray(cols[i], dtype=np.int64)
             else:
-                self.chunks[n].append(pd.array(cols[i], dtype="Int32" if n == "teacher" else "Int8"))
+                chunk[n] = pd.array(cols[i], dtype="Int32" if n == "teacher" else "Int8")
+        if self.keep:
+            for n, values in chunk.items():
+                self.chunks[n].append(values)
+        else:
+            self.moments.add(pd.DataFrame(chunk))
         ids = cols[self.names.index("respondent_id")]
         self.hashes.append(np.fromiter((hash(x) for x in ids), dtype=np.int64, count=len(ids)))
         self.row_chunks.append(np.asarray(self.row_numbers, dtype=np.int64).reshape(-1, 2))
@@ -344,6 +441,82 @@ def load_survey(path: str | Path) -> SurveyData:
         rows) are skipped and reported by :meth:`SurveyData.report`.
     """
     path = Path(path)
+    columns, sha, blank_lines = _read(path, keep=True)
+    frame = columns.frame()
+    _refuse_duplicates(path, columns, frame["respondent_id"] if not frame.empty else None)
+    if frame.empty:
+        raise SurveyDataError(f"{path}: the file has a header but no respondent rows"
+                              + (f" ({len(blank_lines)} blank row(s) only)" if blank_lines else "")
+                              + " (see docs/survey.md).")
+    items = columns.items
+    missing_by_item = {item: int(frame[item].isna().sum()) for item in items}
+    rows_with_missing = int(frame[list(items)].isna().any(axis=1).sum())
+    return SurveyData(path=path, frame=frame, items=items, missing_by_item=missing_by_item,
+                      rows_with_missing=rows_with_missing, sha256=sha, blank_lines=tuple(blank_lines))
+
+
+def _refuse_duplicates(path: Path, columns: _Columns, ids: pd.Series | None) -> None:
+    """SurveyDataError listing repeated respondent ids (``ids``: the id column, or None to read them again)."""
+    found = columns.duplicates(ids if ids is not None else _ids_again(path, columns.names.index("respondent_id")))
+    if found:
+        errors = [f"{_where(path, r, line, 'respondent_id')}: duplicate respondent id {_show(rid)} (first on row "
+                  f"{first}); ids must be unique." for r, line, first, rid in found]
+        more = f" ... and {len(errors) - _MAX_LISTED} more problem(s)." if len(errors) > _MAX_LISTED else ""
+        raise SurveyDataError(f"{len(errors)} problem(s) in the survey (see docs/survey.md): "
+                              + " ".join(errors[:_MAX_LISTED]) + more)
+
+
+class _LazyIds:
+    """Respondent ids by position, read again from the file (only for candidate duplicates)."""
+
+    def __init__(self, ids: dict[int, str]) -> None:
+        self.iloc = ids
+
+
+def _ids_again(path: Path, index: int) -> _LazyIds:
+    state: dict[str, Any] = {"lines": 0, "recent": collections.deque(maxlen=1)}
+    reader = csv.reader(_lines(path, state))
+    next(reader)
+    ids, i = {}, 0
+    for row in reader:
+        if row and any(c.strip() for c in row):
+            ids[i] = row[index].strip()
+            i += 1
+    return _LazyIds(ids)
+
+
+def summarise_survey(path: str | Path) -> tuple[str, pd.DataFrame]:
+    """Validate a survey and compute its report and the statistics of its teacher answers, streaming.
+
+    The same checks as :func:`load_survey`, but the respondents are not kept:
+    per wave, school and item the count, sum, sum of squares and count of
+    high answers are accumulated block by block, so memory stays bounded
+    (about 8 bytes per respondent for the duplicate-id check) whatever the
+    file's size. The statistics equal :func:`statistics_table` of the
+    teacher rows (up to floating-point rounding).
+
+    Returns
+    -------
+    report : str
+        As :meth:`SurveyData.report`.
+    table : DataFrame
+        As :func:`statistics_table`.
+    """
+    path = Path(path)
+    columns, _sha, blank_lines = _read(path, keep=False)
+    m = columns.moments
+    if not m.respondents:
+        raise SurveyDataError(f"{path}: the file has a header but no respondent rows"
+                              + (f" ({len(blank_lines)} blank row(s) only)" if blank_lines else "")
+                              + " (see docs/survey.md).")
+    _refuse_duplicates(path, columns, None)
+    report = _report(path, m.respondents, m.roles, len(m.schools), len({d for d, _ in m.schools}), sorted(m.waves),
+                     columns.items, m.missing, m.rows_with_missing, blank_lines)
+    return report, m.table()
+
+
+def _read(path: Path, keep: bool) -> tuple[_Columns, str, list[int]]:
+    """Validate the file block by block into :class:`_Columns`; return them, the SHA-256 and blank lines."""
     if not path.is_file():
         raise SurveyDataError(f"{path}: no such survey file.")
     sha = hashlib.sha256()
@@ -369,7 +542,7 @@ def load_survey(path: str | Path) -> SurveyData:
         state["header"] = names
         col = {n: i for i, n in enumerate(names)}
         items = tuple(n for n in names if n in ITEMS)
-        columns = _Columns(names, items)
+        columns = _Columns(names, items, keep)
         blank_lines: list[int] = []
         while True:
             state["recent"].clear()
@@ -440,23 +613,12 @@ def load_survey(path: str | Path) -> SurveyData:
             raise _too_long(path, state, row_no + 1, reader.line_num) from None
         raise SurveyDataError(f"{_where(path, row_no + 1, reader.line_num, None)}: not a readable CSV row "
                               f"({str(exc)[:80]}); see docs/survey.md.") from None
-    frame = columns.frame() if not errors else pd.DataFrame()
-    if not errors and not frame.empty:
-        for r, line, first, rid in columns.duplicates(frame["respondent_id"]):
-            errors.append(f"{_where(path, r, line, 'respondent_id')}: duplicate respondent id {_show(rid)} (first on "
-                          f"row {first}); ids must be unique.")
     if errors:
         more = f" ... and {len(errors) - _MAX_LISTED} more problem(s)." if len(errors) > _MAX_LISTED else ""
         raise SurveyDataError(f"{len(errors)} problem(s) in the survey (see docs/survey.md): "
                               + " ".join(errors[:_MAX_LISTED]) + more)
-    if frame.empty:
-        raise SurveyDataError(f"{path}: the file has a header but no respondent rows"
-                              + (f" ({len(blank_lines)} blank row(s) only)" if blank_lines else "")
-                              + " (see docs/survey.md).")
-    missing_by_item = {item: int(frame[item].isna().sum()) for item in items}
-    rows_with_missing = int(frame[list(items)].isna().any(axis=1).sum())
-    return SurveyData(path=path, frame=frame, items=items, missing_by_item=missing_by_item,
-                      rows_with_missing=rows_with_missing, sha256=sha.hexdigest(), blank_lines=tuple(blank_lines))
+    columns.flush()
+    return columns, sha.hexdigest(), blank_lines
 
 
 # -- summary statistics ------------------------------------------------------------------
@@ -612,12 +774,11 @@ def main(argv: list[str] | None = None) -> None:
         print("usage: python -m sim.survey_data PATH  (checks a survey CSV against docs/survey.md)", file=sys.stderr)
         raise SystemExit(EXIT_BAD_INPUT)
     try:
-        data = load_survey(args[0])
+        report, table = summarise_survey(args[0])
     except SurveyDataError as exc:
         print(f"survey: {exc}", file=sys.stderr)
         raise SystemExit(EXIT_BAD_INPUT) from None
-    print(data.report())
-    table = statistics_table(data.frame[data.frame["role"] == "teacher"], data.items)
+    print(report)
     wide = table.pivot_table(index=["wave", "item"], columns="statistic", values="value", sort=False)
     print(wide[[s for s in STATISTICS if s in wide.columns]].round(3).to_string())
 
