@@ -47,6 +47,16 @@ DESIGNS = ("factorial", "lhs", "sobol", "morris")
 SALIB_DESIGNS = ("sobol", "morris")
 SEED_MODES = ("common", "independent")
 HEADLINE = ("teacher_adoption", "deep_adoption", "schoolwide_share", "replicated_models")
+#: Default limit on the runs of one sweep (``max_runs``): planning takes about PLAN_BYTES_PER_RUN bytes per run,
+#: so a million runs plan in about 2 GB; raise it explicitly for a larger design.
+MAX_RUNS = 1_000_000
+#: Memory the plan of one run takes (SweepRun, RunSpec and identity; 1.4 kB measured with tracemalloc, rounded up).
+PLAN_BYTES_PER_RUN = 2_000
+#: Simulation speed for the time estimate: teacher-steps per second on one core (docs/performance.md: 4.2 M).
+TEACHER_STEPS_PER_SECOND = 4.0e6
+#: Fixed cost of one run (set-up, collection, writing), seconds (docs/performance.md: a 2,000-teacher,
+#: 50-step run takes 24 ms in all).
+RUN_OVERHEAD_SECONDS = 0.005
 #: Parameters that a sweep sets itself (replicate seeds, steps, sim-run settings).
 RESERVED = ("seed", "steps", "run.")
 
@@ -121,6 +131,7 @@ class SweepSchema:
     progress: bool = True
     analyze: bool = True  # write summary.csv, plots and indices after the sweep
     retry_failed: bool = False  # rerun runs recorded as failed
+    max_runs: int = 1_000_000  # refuse a design with more runs unless raised (docs/robustness.md)
     verify: bool = False  # only check the stored batches against their checksums (damaged ones are set aside)
 
 
@@ -457,13 +468,17 @@ def parse_experiment(cfg: DictConfig | dict, steps: dict[str, int] | None = None
     _int_field(cfg, "design.seed", 0, 2**32 - 1)
 
     fixed = list(overrides) + ([f"steps={cfg.steps}"] if cfg.steps is not None else [])
+    teacher_steps: dict[str, int] = {}
     if steps is None:
         steps = {}
         for label in labels:
             try:
-                steps[label] = int(load_config(scenario_presets(label), fixed).steps)
+                scenario_cfg = load_config(scenario_presets(label), fixed)
             except ConfigError as exc:
                 raise ConfigError(f"Scenario '{label}' with overrides {fixed}: {exc}") from None
+            steps[label] = int(scenario_cfg.steps)
+            teacher_steps[label] = (steps[label] * int(scenario_cfg.district.schools)
+                                    * int(scenario_cfg.district.teachers_per_school))
 
     analysis = OmegaConf.to_object(cfg.analysis)
     analysis.metrics = list(_metric_list(list(analysis.metrics), "analysis.metrics", metrics))
@@ -481,11 +496,59 @@ def parse_experiment(cfg: DictConfig | dict, steps: dict[str, int] | None = None
             raise ConfigError("analysis.discovery: density must be in (0, 1], mass_min and peel_alpha in (0, 1).")
         _int_field(cfg, "analysis.discovery.max_boxes", 1)
 
+    max_runs = _int_field(cfg, "max_runs", 1, what="the largest design this sweep may plan")
+    if teacher_steps:
+        size = DesignSize.of(method, parameters, design, replicates, teacher_steps)
+        if size.runs > max_runs:
+            raise ConfigError(f"This design is too large to plan: {size}. The limit is max_runs={max_runs} "
+                              f"(default {MAX_RUNS:,}); if you mean it, raise it with max_runs={size.runs}, or "
+                              "choose fewer replicates, points or scenarios.")
+
     config = OmegaConf.to_container(cfg, resolve=True)
     config["scenarios"] = labels
     return Experiment(name=name, scenarios=tuple(labels), overrides=overrides, parameters=parameters,
                       design=design, replicates=replicates, seed=seed, seeds=seeds, steps=steps,
                       record_every=record_every, metrics=metrics, analysis=analysis, config=config)
+
+
+@dataclass(frozen=True)
+class DesignSize:
+    """What a design costs, estimated before it is built (:func:`parse_experiment` refuses it above ``max_runs``)."""
+
+    rows: int  # design rows (parameter points; SALib designs may repeat some)
+    scenarios: int
+    replicates: int
+    cpu_seconds: float  # simulation time on one core
+    plan_bytes: int  # memory to plan the runs
+
+    @property
+    def runs(self) -> int:
+        """Scenarios x design rows x replicates (an upper bound: repeated points run once)."""
+        return self.scenarios * self.rows * self.replicates
+
+    @classmethod
+    def of(cls, method: str, parameters: Sequence[Parameter], design: DesignConfig, replicates: int,
+           teacher_steps: dict[str, int]) -> DesignSize:
+        """Estimate from the design's definition alone (Python integers: no overflow, nothing built)."""
+        d = len(parameters)
+        if method == "factorial":
+            rows = math.prod(len(p.values) for p in parameters)  # type: ignore[arg-type]
+        elif method == "lhs":
+            rows = design.samples
+        elif method == "sobol":
+            rows = design.samples * ((2 * d + 2) if design.second_order else (d + 2))
+        else:
+            rows = design.samples * (d + 1)
+        per_point = sum(RUN_OVERHEAD_SECONDS + ts / TEACHER_STEPS_PER_SECOND for ts in teacher_steps.values())
+        return cls(rows=rows, scenarios=len(teacher_steps), replicates=replicates,
+                   cpu_seconds=rows * replicates * per_point,
+                   plan_bytes=len(teacher_steps) * rows * replicates * PLAN_BYTES_PER_RUN)
+
+    def __str__(self) -> str:
+        hours = self.cpu_seconds / 3600
+        return (f"{self.runs:,} runs ({self.scenarios} scenario(s) x {self.rows:,} design point(s) x "
+                f"{self.replicates:,} replicate(s)), about {hours:,.1f} CPU-hours of simulation and "
+                f"{self.plan_bytes / 1e9:,.1f} GB of memory to plan")
 
 
 def _plain(value: Any) -> Any:
