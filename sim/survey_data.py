@@ -145,6 +145,9 @@ class _Moments:
                                "n": 1.0, "s": x, "ss": x * x, "h": (x >= HIGH).astype(float)})
             part = df.groupby(["wave", "school"], sort=False)[["n", "s", "ss", "h"]].sum().reset_index()
             self.parts.append(part.assign(item=item))
+        if len(self.parts) > 20 * len(self.items):  # keep the moments as small as the schools and waves
+            self.parts = [pd.concat(self.parts, ignore_index=True).groupby(["item", "wave", "school"], sort=False)
+                          .sum().reset_index()]
 
     def table(self, spec: dict[str, tuple[str, ...]] | None = None) -> pd.DataFrame:
         """The statistics of :func:`statistics_table` from the accumulated moments."""
@@ -282,8 +285,8 @@ def _number(text: str) -> bool:
 #: Largest cell (characters): what Python's csv module accepts by default; longer cells are refused.
 MAX_CELL = 128 * 1024
 #: Bytes read and validated at a time (whole lines), so memory does not grow with the file's size.
-BLOCK_BYTES = 8 << 20
-_ROW_CHUNK = 100_000
+BLOCK_BYTES = 4 << 20
+_ROW_CHUNK = 20_000
 
 
 def _blocks(path: Path, state: dict) -> Iterator[str]:
@@ -323,7 +326,12 @@ def _blocks(path: Path, state: dict) -> Iterator[str]:
 def _lines(path: Path, state: dict) -> Iterator[str]:
     """Lines of the file as the csv module expects them (newline characters kept); remembers the last ones."""
     for block in _blocks(path, state):
-        for line in io.StringIO(block, newline=""):
+        start = 0
+        while start < len(block):  # split at "\n" only (a "\r\n" stays whole), without copying the block
+            end = block.find("\n", start)
+            end = len(block) if end < 0 else end + 1
+            line = block[start:end]
+            start = end
             state["recent"].append(line)
             yield line
 
@@ -377,7 +385,8 @@ class _Columns:
             self.moments.add(pd.DataFrame(chunk))
         ids = cols[self.names.index("respondent_id")]
         self.hashes.append(np.fromiter((hash(x) for x in ids), dtype=np.int64, count=len(ids)))
-        self.row_chunks.append(np.asarray(self.row_numbers, dtype=np.int64).reshape(-1, 2))
+        if self.keep:  # streaming, rows and lines of duplicates are found again by reading the file
+            self.row_chunks.append(np.asarray(self.row_numbers, dtype=np.int64).reshape(-1, 2))
         self.rows, self.row_numbers = [], []
 
     def frame(self) -> pd.DataFrame:
@@ -392,23 +401,27 @@ class _Columns:
                                                                                ignore_index=True))
         return pd.DataFrame(out)
 
-    def duplicates(self, ids: pd.Series) -> list[tuple[int, int, int, str]]:
+    def duplicates(self, ids: pd.Series | _LazyIds) -> list[tuple[int, int, int, str]]:
         """``(row, line, first row, id)`` of repeated respondent ids (64-bit hashes, then compared exactly)."""
         h = np.concatenate(self.hashes) if self.hashes else np.empty(0, np.int64)
-        rows = np.concatenate(self.row_chunks) if self.row_chunks else np.empty((0, 2), np.int64)
+        rows = (np.concatenate(self.row_chunks) if self.row_chunks else np.empty((0, 2), np.int64)) if self.keep \
+            else getattr(ids, "rows", None)
         order = np.argsort(h, kind="stable")
         same = h[order][1:] == h[order][:-1]
         if not same.any():
             return []
         candidates = np.unique(order[np.concatenate([[False], same]) | np.concatenate([same, [False]])])
+        if rows is None:  # streaming: read the candidates' ids, rows and lines again
+            ids = ids(set(candidates.tolist()))
+            rows = ids.rows
         seen: dict[str, int] = {}
         out = []
         for i in candidates:  # in file order
             rid = ids.iloc[int(i)]
             if rid in seen:
-                out.append((int(rows[i, 0]), int(rows[i, 1]), seen[rid], rid))
+                out.append((int(rows[i][0]), int(rows[i][1]), seen[rid], rid))
             else:
-                seen[rid] = int(rows[i, 0])
+                seen[rid] = int(rows[i][0])
         return out
 
 
@@ -466,23 +479,33 @@ def _refuse_duplicates(path: Path, columns: _Columns, ids: pd.Series | None) -> 
                               + " ".join(errors[:_MAX_LISTED]) + more)
 
 
+@dataclass
 class _LazyIds:
-    """Respondent ids by position, read again from the file (only for candidate duplicates)."""
+    """Respondent ids, data rows and lines of some respondents (by position), read again from the file."""
 
-    def __init__(self, ids: dict[int, str]) -> None:
-        self.iloc = ids
+    iloc: dict[int, str]
+    rows: dict[int, tuple[int, int]]
 
 
-def _ids_again(path: Path, index: int) -> _LazyIds:
-    state: dict[str, Any] = {"lines": 0, "recent": collections.deque(maxlen=1)}
-    reader = csv.reader(_lines(path, state))
-    next(reader)
-    ids, i = {}, 0
-    for row in reader:
-        if row and any(c.strip() for c in row):
-            ids[i] = row[index].strip()
-            i += 1
-    return _LazyIds(ids)
+def _ids_again(path: Path, index: int):
+    """A function of the wanted positions that reads their ids, rows and lines again (only when ids may repeat)."""
+
+    def read(wanted: set[int]) -> _LazyIds:
+        state: dict[str, Any] = {"lines": 0, "recent": collections.deque(maxlen=1)}
+        reader = csv.reader(_lines(path, state))
+        next(reader)
+        ids, rows, i, row_no = {}, {}, 0, 0
+        for row in reader:
+            if not row:
+                continue
+            row_no += 1
+            if any(c.strip() for c in row):
+                if i in wanted:
+                    ids[i], rows[i] = row[index].strip(), (row_no, reader.line_num)
+                i += 1
+        return _LazyIds(ids, {k: np.asarray(v) for k, v in rows.items()})
+
+    return read
 
 
 def summarise_survey(path: str | Path) -> tuple[str, pd.DataFrame]:
