@@ -407,28 +407,40 @@ def _fail(message: str) -> None:
     raise SystemExit(EXIT_BAD_INPUT)
 
 
+def check_args(args: Sequence[str]) -> tuple[Path, str, list[str]]:
+    """Validate the command line before Hydra starts: the experiment, its runs, the output folder.
+
+    Returns the experiment's config directory and name and the other
+    arguments; raises ConfigError on bad input (and OSError when the output
+    folder cannot be written).
+    """
+    from sim.experiment import available_experiments
+
+    chosen = [a for a in args if a.split("=", 1)[0] == "experiment"]
+    if len(chosen) != 1 or not chosen[0].split("=", 1)[1]:
+        raise ConfigError("choose one experiment with experiment=NAME (a file in experiments/, or a path to a YAML "
+                          f"file). Available: {', '.join(available_experiments())}.")
+    name = chosen[0].split("=", 1)[1]
+    rest = [a for a in args if a != chosen[0]]
+    directory, stem = locate(name)
+    if not any(a.startswith("-") for a in rest):
+        cfg = compose_experiment(name, [a for a in rest if not a.startswith("hydra")])
+        exp = parse_experiment(cfg)
+        settings = Settings.from_config(cfg)
+        check_resumable(exp, make_plan(exp, make_design(exp)), RunStore(settings.out))
+        check_writable(settings.out)
+    return directory, stem, rest
+
+
 def main() -> None:
     """Console entry point of ``sim-sweep``: validate everything, then start the Hydra app."""
     import hydra
 
-    from sim.experiment import available_experiments
-
     catch_ctrl_c()
     args = sys.argv[1:]
     COMMAND[:] = args
-    chosen = [a for a in args if a.split("=", 1)[0] == "experiment"]
-    if len(chosen) != 1 or not chosen[0].split("=", 1)[1]:
-        _fail("choose one experiment with experiment=NAME (a file in experiments/, or a path to a YAML file). "
-              f"Available: {', '.join(available_experiments())}.")
-    name = chosen[0].split("=", 1)[1]
-    rest = [a for a in args if a != chosen[0]]
     try:
-        directory, stem = locate(name)
-        if not any(a.startswith("-") for a in rest):
-            cfg = compose_experiment(name, [a for a in rest if not a.startswith("hydra")])
-            exp = parse_experiment(cfg)
-            check_resumable(exp, make_plan(exp, make_design(exp)), RunStore(Settings.from_config(cfg).out))
-            check_writable(Settings.from_config(cfg).out)
+        directory, stem, rest = check_args(args)
     except ConfigError as exc:
         _fail(str(exc))
     register_schema()
