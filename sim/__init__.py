@@ -5,11 +5,12 @@ and :class:`DistrictModel` with its agents :class:`Teacher`,
 :class:`Principal` and :class:`CentralOffice`.
 """
 
-from sim.agents import CentralOffice, Principal, Stage, Teacher
 from sim.api import simulate, virtual_survey
 from sim.config import ConfigError, available_scenarios, load_config
-from sim.metrics import METRICS
-from sim.model import DistrictModel
+from sim.district.agents import CentralOffice, Principal, Teacher
+from sim.district.metrics import METRICS
+from sim.district.model import DistrictModel
+from sim.district.state import Stage
 
 __all__ = ["simulate", "virtual_survey", "load_config", "available_scenarios", "ConfigError",
            "DistrictModel", "Teacher", "Principal", "CentralOffice", "Stage", "METRICS"]

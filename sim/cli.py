@@ -17,12 +17,12 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 
 from sim.config import CONFIG_DIR, CONFIG_NAME, SCENARIO_GROUP, ConfigError, available_scenarios, load_config
+from sim.district.calendar import MONTHS_PER_YEAR
+from sim.district.metrics import METRICS
 from sim.exits import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, catch_ctrl_c
-from sim.metrics import METRICS
-from sim.plots import curves_with_bands
-from sim.processes import MONTHS_PER_YEAR
 from sim.provenance import provenance
-from sim.runner import RunSpec, replicate_seed, run_many, scenario_presets
+from sim.runs.plots import curves_with_bands
+from sim.runs.runner import RunSpec, replicate_seed, run_many, scenario_presets
 
 SUMMARY_YEARS = (2, 5)
 HEADLINE = ("teacher_adoption", "deep_adoption", "schoolwide_share", "pilot_stall_share", "replicated_models")

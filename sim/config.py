@@ -294,7 +294,7 @@ def load_container(scenario: str | Sequence[str] = "baseline", overrides: Sequen
 
     The fast path for code that runs many simulations (:func:`sim.simulate`):
     no deep copy of the DictConfig per call. The dict is shared between calls,
-    so treat it as read-only (:class:`sim.model.DistrictModel` only reads it,
+    so treat it as read-only (:class:`sim.district.model.DistrictModel` only reads it,
     through :func:`to_params`); use :func:`load_config` for a copy to modify.
     """
     names = tuple(_scenario_list(scenario))
