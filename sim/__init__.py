@@ -11,10 +11,10 @@ can catch Ctrl-C.
 
 import importlib
 
-_EXPORTS = {"CentralOffice": "sim.agents", "Principal": "sim.agents", "Stage": "sim.agents", "Teacher": "sim.agents",
-            "simulate": "sim.api", "virtual_survey": "sim.api", "ConfigError": "sim.config",
-            "available_scenarios": "sim.config", "load_config": "sim.config", "METRICS": "sim.metrics",
-            "DistrictModel": "sim.model"}
+_EXPORTS = {"CentralOffice": "sim.district.agents", "Principal": "sim.district.agents", "Stage": "sim.district.state",
+            "Teacher": "sim.district.agents", "simulate": "sim.api", "virtual_survey": "sim.api",
+            "ConfigError": "sim.config", "available_scenarios": "sim.config", "load_config": "sim.config",
+            "METRICS": "sim.district.metrics", "DistrictModel": "sim.district.model"}
 
 __all__ = ["simulate", "virtual_survey", "load_config", "available_scenarios", "ConfigError",
            "DistrictModel", "Teacher", "Principal", "CentralOffice", "Stage", "METRICS"]

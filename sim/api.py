@@ -8,8 +8,8 @@ from collections.abc import Sequence
 import pandas as pd
 
 from sim.config import ConfigError, load_container
-from sim.model import DistrictModel
-from sim.survey import survey
+from sim.district.survey import survey
+from sim.inputs import build_model
 
 LEVELS = ("district", "school", "teacher")
 #: Largest seed (seeds are 32-bit, as the replicate seeds numpy.random.SeedSequence derives).
@@ -42,7 +42,7 @@ def simulate(scenario: str | Sequence[str] = "baseline", *, seed: int = 0, overr
         Hydra override strings, e.g. ``["district.schools=10", "steps=24"]``.
     level : {"district", "school", "teacher"}
         ``district`` (default): one row per step with the metrics of
-        :data:`sim.metrics.METRICS`. ``school`` / ``teacher``: one row per
+        :data:`sim.district.metrics.METRICS`. ``school`` / ``teacher``: one row per
         school / teacher per recorded step (costlier; collected only on request).
     every : int
         For ``school`` and ``teacher`` levels, record every ``every`` steps (and the last).
@@ -55,7 +55,7 @@ def simulate(scenario: str | Sequence[str] = "baseline", *, seed: int = 0, overr
         raise ValueError(f"level must be one of {', '.join(LEVELS)}; got {level!r}")
     seed = check_int("seed", seed, 0, MAX_SEED)
     every = check_int("every", every, 1)
-    model = DistrictModel(load_container(scenario, overrides), seed=seed, validate_config=False)
+    model = build_model(load_container(scenario, overrides), seed=seed, validate_config=False)
     if level == "district":
         return model.run()
     table = model.school_table if level == "school" else model.teacher_table
@@ -73,14 +73,14 @@ def virtual_survey(scenario: str | Sequence[str] = "baseline", *, seed: int = 0,
 
     Returns one row per respondent with ``respondent_id``, ``district``,
     ``school``, ``teacher``, ``wave`` (the step), ``role`` and the Likert (1-5)
-    items of :data:`sim.survey.ITEMS`.
+    items of :data:`sim.district.survey.ITEMS`.
     """
     seed = check_int("seed", seed, 0, MAX_SEED)
     if step is not None:
         check_int("step", step, 0)
     if n_respondents is not None:
         check_int("n_respondents", n_respondents, 1)
-    model = DistrictModel(load_container(scenario, overrides), seed=seed, validate_config=False)
+    model = build_model(load_container(scenario, overrides), seed=seed, validate_config=False)
     last = model.p.steps if step is None else int(step)
     model.run(last)
     return survey(model, n_respondents)

@@ -17,13 +17,14 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 
 from sim.config import CONFIG_DIR, CONFIG_NAME, SCENARIO_GROUP, ConfigError, available_scenarios, load_config
+from sim.district.calendar import MONTHS_PER_YEAR
+from sim.district.metrics import METRICS
 from sim.exits import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, catch_ctrl_c, machine_failure, machine_failures
 from sim.files import atomic_path, check_writable, folder_lock, remove_temporary, write_text
-from sim.metrics import METRICS
-from sim.plots import curves_with_bands
-from sim.processes import MONTHS_PER_YEAR
+from sim.inputs.survey import check_init_survey
 from sim.provenance import provenance
-from sim.runner import RunSpec, replicate_seed, run_many, scenario_presets
+from sim.runs.plots import curves_with_bands
+from sim.runs.runner import RunSpec, replicate_seed, run_many, scenario_presets
 
 SUMMARY_YEARS = (2, 5)
 LOCK_FILE = ".run.lock"
@@ -57,7 +58,7 @@ def check_inputs(args: Sequence[str]) -> DictConfig:
     run_overrides = [a for a in args if a.lstrip("+~").startswith("run.")]
     cfg = load_config("baseline", [*run_overrides, *model_overrides(args)])
     for label in scenario_labels(cfg.run):
-        load_config(scenario_presets(label), model_overrides(args))
+        check_init_survey(load_config(scenario_presets(label), model_overrides(args)))
     return cfg
 
 

@@ -306,10 +306,6 @@ def _compose(scenarios: tuple[str, ...], overrides: tuple[str, ...]) -> DictConf
     OmegaConf.resolve(cfg)
     OmegaConf.set_struct(cfg, True)
     validate(cfg)
-    if cfg.init.survey:  # the survey file is input too: refused here, before any run, not when runs start
-        from sim.survey_data import init_survey_rows
-
-        init_survey_rows(cfg.init.survey, int(cfg.district.schools))
     return cfg
 
 
@@ -344,7 +340,7 @@ def load_container(scenario: str | Sequence[str] = "baseline", overrides: Sequen
 
     The fast path for code that runs many simulations (:func:`sim.simulate`):
     no deep copy of the DictConfig per call. The dict is shared between calls,
-    so treat it as read-only (:class:`sim.model.DistrictModel` only reads it,
+    so treat it as read-only (:class:`sim.district.model.DistrictModel` only reads it,
     through :func:`to_params`); use :func:`load_config` for a copy to modify.
     """
     names = tuple(_scenario_list(scenario))

@@ -80,8 +80,9 @@ def machine_failures(tool: str, kept: str = "") -> Iterator[None]:
 
 
 #: Console scripts -> the module whose ``main()`` each runs (see :func:`launch`).
-TOOLS = {"sim-run": "sim.cli", "sim-sweep": "sim.sweep", "sim-analyze": "sim.analyze",
-         "sim-calibrate": "sim.calibrate", "sim-validate": "sim.validation", "sim-app": "sim.app"}
+TOOLS = {"sim-run": "sim.cli", "sim-sweep": "sim.runs.sweep", "sim-analyze": "sim.runs.analyze",
+         "sim-calibrate": "sim.calibration.calibrate", "sim-validate": "sim.validation.report",
+         "sim-app": "sim.app.page"}
 
 
 def launch(tool: str) -> None:
