@@ -22,6 +22,7 @@ from sim.district.metrics import METRICS
 from sim.exits import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, catch_ctrl_c
 from sim.provenance import provenance
 from sim.runs.plots import curves_with_bands
+from sim.runs.posterior import Posterior, load_posterior
 from sim.runs.runner import RunSpec, replicate_seed, run_many, scenario_presets
 
 SUMMARY_YEARS = (2, 5)
@@ -51,6 +52,8 @@ def check_inputs(args: Sequence[str]) -> DictConfig:
     cfg = load_config("baseline", [*run_overrides, *model_overrides(args)])
     for label in scenario_labels(cfg.run):
         load_config(scenario_presets(label), model_overrides(args))
+    if cfg.run.posterior:
+        load_posterior(cfg.run.posterior)
     return cfg
 
 
@@ -82,16 +85,41 @@ def headline_table(summary: pd.DataFrame) -> str:
     return f"End of year {last['year'].iloc[0]} (mean [90% interval]):\n" + table.to_string()
 
 
+def comparison_specs(cfg: DictConfig, labels: Sequence[str], overrides: Sequence[str],
+                     posterior: Posterior | None = None) -> tuple[list[RunSpec], dict[int, int]]:
+    """The runs of a comparison, and the posterior row each replicate drew (none without a posterior).
+
+    Replicate ``r`` has the same seed, and the same posterior row, in every
+    scenario, so differences between scenarios stay paired.
+    """
+    reps = range(int(cfg.run.replicates))
+    draws = {r: posterior.draw_index(int(cfg.seed), r) for r in reps} if posterior else {}
+    specs = [RunSpec(label, r, replicate_seed(cfg.seed, r), tuple(overrides),
+                     posterior.row(draws[r]) if posterior else ())
+             for label in labels for r in reps]
+    return specs, draws
+
+
+def uncertainty_note(posterior: Posterior | None) -> str:
+    """What the intervals of a comparison carry, in words."""
+    if posterior is None:
+        return ("seed variation only (parameters fixed at their configured values; run.posterior=FILE adds "
+                "parameter uncertainty)")
+    return "seed variation and parameter uncertainty: " + posterior.describe()
+
+
 def run_comparison(cfg: DictConfig, overrides: Sequence[str], out: Path) -> pd.DataFrame:
     """Run all scenario x replicate simulations and write the outputs to ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     labels = scenario_labels(cfg.run)
-    specs = [RunSpec(label, r, replicate_seed(cfg.seed, r), tuple(overrides))
-             for label in labels for r in range(cfg.run.replicates)]
+    posterior = load_posterior(cfg.run.posterior) if cfg.run.posterior else None
+    specs, draws = comparison_specs(cfg, labels, overrides, posterior)
     (out / "config.yaml").write_text(OmegaConf.to_yaml(cfg))
     meta = provenance(seed=int(cfg.seed), scenarios=labels, replicates=int(cfg.run.replicates),
                       overrides=list(overrides),
-                      replicate_seeds={r: replicate_seed(cfg.seed, r) for r in range(cfg.run.replicates)})
+                      replicate_seeds={r: replicate_seed(cfg.seed, r) for r in range(cfg.run.replicates)},
+                      uncertainty=uncertainty_note(posterior),
+                      posterior=({**posterior.provenance(), "rows_drawn": draws} if posterior else None))
     (out / "provenance.yaml").write_text(yaml.safe_dump(meta, sort_keys=False))
     frames: list[pd.DataFrame] = []
     stopped: str | None = None
@@ -116,8 +144,10 @@ def run_comparison(cfg: DictConfig, overrides: Sequence[str], out: Path) -> pd.D
     summary.to_csv(out / "summary.csv", index=False)
     curves_with_bands(ts, out / "adoption_curves.png",
                       title=f"{cfg.district.schools} schools x {cfg.district.teachers_per_school} teachers, "
-                            f"{cfg.run.replicates} replicates per scenario (90% bands)")
+                            f"{cfg.run.replicates} replicates per scenario (90% bands"
+                            f"{', seeds and parameter uncertainty' if posterior else ''})")
     print(headline_table(summary))
+    print(f"Intervals: {uncertainty_note(posterior)}.")
     print(f"\nWrote {out}/: timeseries.parquet, summary.csv, adoption_curves.png, config.yaml, provenance.yaml")
     return ts
 
