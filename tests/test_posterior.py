@@ -99,3 +99,24 @@ def test_sim_run_with_a_posterior_records_it_and_says_so(tmp_path):
                      f"run.out={tmp_path}", cwd=tmp_path)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and "missing.csv" in bad.stderr
     assert not (tmp_path / "q").exists()
+
+
+def test_sweep_runs_draw_what_the_design_does_not_set(tmp_path):
+    from sim.runs.experiment import make_design, make_plan, parse_experiment
+
+    post = write(tmp_path, "policy.goal_clarity,teacher.explore_rate,weight\n0.1,0.3,1\n0.9,0.6,1\n")
+    base = {"experiment": "t", "scenarios": ["baseline"], "overrides": SMALL[:2], "steps": 20,
+            "parameters": {"policy.goal_clarity": {"values": [0.4, 0.5]}}, "replicates": 8}
+    exp = parse_experiment({**base, "posterior": str(post)})
+    plan = make_plan(exp, make_design(exp))
+    assert len(plan) == 16
+    for run in plan:
+        values = dict(run.spec.values)
+        assert values["policy.goal_clarity"] in (0.4, 0.5)  # the design wins over the posterior
+        assert values["teacher.explore_rate"] in (0.3, 0.6)
+    assert len({dict(r.spec.values)["teacher.explore_rate"] for r in plan}) == 2
+    plain = make_plan(parse_experiment(base), make_design(parse_experiment(base)))
+    assert {r.run_id for r in plain}.isdisjoint(r.run_id for r in plan)  # draws are part of a run's identity
+    assert [r.spec.values for r in make_plan(exp, make_design(exp))] == [r.spec.values for r in plan]
+    with pytest.raises(ConfigError, match="also fixed in overrides"):
+        parse_experiment({**base, "posterior": str(post), "overrides": [*SMALL[:2], "teacher.explore_rate=0.2"]})
