@@ -33,7 +33,7 @@ MEASURE = r'''
 import json, resource, statistics, sys, time
 import sim
 from sim.config import load_config
-from sim.model import DistrictModel
+from sim.district.model import DistrictModel
 
 def timed(f):
     w, c = time.perf_counter(), time.process_time()

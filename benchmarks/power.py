@@ -1,7 +1,7 @@
 """Power of the equivalence test in tests/test_equivalence.py.
 
 The test compares 200 end-of-run outcome vectors of the vectorized model with
-200 of the per-agent reference (:func:`sim.reference.compare`: a two-sample KS
+200 of the per-agent reference (:func:`sim.district.reference.compare`: a two-sample KS
 test per outcome, Bonferroni at family level 1%). Two estimates of what it can
 detect, both by simulation with the vectorized model:
 
@@ -33,9 +33,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from sim.config import load_container  # noqa: E402
-from sim.model import DistrictModel  # noqa: E402
+from sim.district.model import DistrictModel  # noqa: E402
+from sim.district.reference import CHECK_CONFIGS, OUTCOMES, compare, end_of_run  # noqa: E402
 from sim.provenance import provenance  # noqa: E402
-from sim.reference import CHECK_CONFIGS, OUTCOMES, compare, end_of_run  # noqa: E402
 
 N = 200  # runs per implementation in the test
 ALPHA = 0.01

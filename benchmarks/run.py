@@ -36,10 +36,10 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 from sim.api import simulate  # noqa: E402
 from sim.config import load_container  # noqa: E402
-from sim.model import DistrictModel  # noqa: E402
+from sim.district.model import DistrictModel  # noqa: E402
+from sim.district.reference import ReferenceDistrictModel  # noqa: E402
 from sim.provenance import provenance  # noqa: E402
-from sim.reference import ReferenceDistrictModel  # noqa: E402
-from sim.runner import RunSpec, replicate_seed, run_many  # noqa: E402
+from sim.runs.runner import RunSpec, replicate_seed, run_many  # noqa: E402
 
 TEACHERS_PER_SCHOOL = 40
 STEPS = 50
@@ -108,7 +108,7 @@ def child(schools: int, repeats: int) -> None:
 
 
 def time_sweep(runs: int) -> dict:
-    """``sim.runner.run_many`` over ``runs`` standard-district runs with 1 and 2 workers.
+    """``sim.runs.runner.run_many`` over ``runs`` standard-district runs with 1 and 2 workers.
 
     Besides wall time, records the CPU time of this process and of the worker
     processes (``RUSAGE_CHILDREN``, counted once the pool has shut down): on a

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from sim.config import REPO_ROOT, load_config
-from sim.model import DistrictModel
+from sim.district.model import DistrictModel
 
 SMALL = ("district.schools=6", "district.teachers_per_school=12", "steps=20")
 

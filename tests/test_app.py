@@ -8,8 +8,6 @@ import subprocess
 import sys
 import threading
 
-import sim.app as app  # first: it silences a harmless hook warning that importing mesa's SolaraViz raises
-
 import ipywidgets
 import numpy as np
 import pandas as pd
@@ -20,10 +18,24 @@ from mesa.visualization.solara_viz import SolaraViz, _check_model_params
 from mesa.visualization.utils import force_update, update_counter
 from PIL import Image
 
+import sim.app.page as app  # first: it silences a harmless hook warning that importing mesa's SolaraViz raises
 from sim import simulate
-from sim.app_model import (AS_PRESET, CHOICES, CHOSEN, LEVERS, REFERENCE, ConfigError, Settings, WorkshopModel,
-                           export_comparison, model_status, settings_from_args, status_line, when)
-from sim.app_views import CHARTS, Chart, fmt_value
+from sim.app.state import (
+    AS_PRESET,
+    CHOICES,
+    CHOSEN,
+    LEVERS,
+    REFERENCE,
+    ConfigError,
+    Settings,
+    WorkshopModel,
+    export_comparison,
+    model_status,
+    settings_from_args,
+    status_line,
+    when,
+)
+from sim.app.views import CHARTS, Chart, fmt_value
 from sim.config import REPO_ROOT, available_scenarios, parameter_specs
 
 SMALL = {"schools": 8}  # small districts keep these tests fast

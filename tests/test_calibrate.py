@@ -11,11 +11,18 @@ import pandas as pd
 import pytest
 import yaml
 
-from sim.calibrate import (SurveyDesign, calibrate, check_inputs, load_experiment, make_simulator,
-                           observed_statistics, parse_args)
+from sim.calibration.calibrate import (
+    SurveyDesign,
+    calibrate,
+    check_inputs,
+    load_experiment,
+    make_simulator,
+    observed_statistics,
+    parse_args,
+)
+from sim.calibration.recovery import Recipe, synthetic_survey
 from sim.config import REPO_ROOT, ConfigError
-from sim.recovery import Recipe, synthetic_survey
-from sim.survey_data import load_survey
+from sim.inputs.survey import load_survey
 from tests.conftest import default_sigint
 
 SMALL = "calibrate_small"
@@ -27,7 +34,7 @@ DIRECT = ("teacher.capacity_mean", "teacher.autonomy_mean", "teacher.support_mea
 
 
 def run_cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "sim.calibrate", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "sim.calibration.calibrate", *args], capture_output=True, text=True,
                           cwd=REPO_ROOT, timeout=timeout)
 
 
@@ -289,7 +296,7 @@ def interrupt_at(cmd: list[str], line_start: str) -> tuple[int, str]:
 def test_ctrl_c_keeps_finished_generations_and_exits_130(small_survey, tmp_path):
     exp = tiny_experiment(tmp_path, generations=8)
     out = tmp_path / "out"
-    status, stderr = interrupt_at([sys.executable, "-m", "sim.calibrate", f"survey={small_survey}",
+    status, stderr = interrupt_at([sys.executable, "-m", "sim.calibration.calibrate", f"survey={small_survey}",
                                    f"experiment={exp}", f"out={out}"], "generation 1/8")
     assert status == 130, stderr
     assert "Interrupted:" in stderr and "rerun the same command to resume" in stderr and "Traceback" not in stderr
@@ -305,7 +312,7 @@ def test_ctrl_c_stops_a_recovery_study_with_130_keeping_finished_work(small_surv
     recipe.write_text(yaml.safe_dump({"scenario": "baseline", "waves": [10, 30],
                                       "overrides": ["district.schools=8", "district.teachers_per_school=10"]}))
     out = tmp_path / "study"
-    status, stderr = interrupt_at([sys.executable, "-m", "sim.recovery", "study", str(exp), str(recipe), str(out),
+    status, stderr = interrupt_at([sys.executable, "-m", "sim.calibration.recovery", "study", str(exp), str(recipe), str(out),
                                    "2"], "generation 1/3")
     assert status == 130, stderr
     assert "Interrupted:" in stderr and "Traceback" not in stderr

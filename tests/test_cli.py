@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from sim.metrics import METRICS
+from sim.district.metrics import METRICS
 from tests.conftest import default_sigint, run_module
 
 TINY = ["district.schools=4", "district.teachers_per_school=8", "steps=20", "run.replicates=3", "run.workers=2",

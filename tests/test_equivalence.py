@@ -1,7 +1,7 @@
 """The optimized model against its straightforward versions.
 
 - Outcome distributions of the vectorized model and the per-agent reference
-  (sim.reference) agree: two-sample KS tests over 200 seeds each, per outcome,
+  (sim.district.reference) agree: two-sample KS tests over 200 seeds each, per outcome,
   Bonferroni at family level 1%. The power of this test is in docs/performance.md
   (benchmarks/power.py); ``test_the_comparison_detects_a_small_rule_change``
   checks that it rejects a change of a size it is meant to catch.
@@ -27,12 +27,18 @@ from omegaconf import OmegaConf
 from scipy.stats import ks_2samp
 
 import sim
-from sim.agents import Principal, Teacher, create_indexed
 from sim.config import load_config, load_container, to_params
-from sim.model import DistrictModel
-from sim.networks import _watts_strogatz, gnm_edges, school_edges
-from sim.reference import (CHECK_CONFIGS, OUTCOMES, ReferenceDistrictModel, ReferenceTeacher, compare,
-                           end_of_run)
+from sim.district.agents import Principal, Teacher, create_indexed
+from sim.district.model import DistrictModel
+from sim.district.networks import _watts_strogatz, gnm_edges, school_edges
+from sim.district.reference import (
+    CHECK_CONFIGS,
+    OUTCOMES,
+    ReferenceDistrictModel,
+    ReferenceTeacher,
+    compare,
+    end_of_run,
+)
 
 N_SEEDS = 200
 ALPHA = 0.01

@@ -9,9 +9,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import sim
-from sim.agents import Stage
-from sim.metrics import METRICS
-from sim.survey import ITEMS, likert
+from sim.district.metrics import METRICS
+from sim.district.state import Stage
+from sim.district.survey import ITEMS, likert
 from tests.conftest import SMALL, small_model
 
 REQUIRED = ["step", "teacher_adoption", "deep_adoption", "schoolwide_share", "pilot_stall_share",

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim import processes as P
-from sim.agents import Stage
+from sim.district import processes as P
+from sim.district.state import Stage
 from tests.conftest import small_model
 
 SEEDS = range(8)

@@ -12,10 +12,10 @@ import pandas as pd
 import pytest
 
 import sim
-from sim.config import REPO_ROOT
-from sim.model import DistrictModel
-from sim.survey import ITEMS
-from sim.survey_data import SurveyDataError, load_survey, statistics_table
+from sim.config import REPO_ROOT, load_config
+from sim.district.survey import ITEMS
+from sim.inputs import build_model
+from sim.inputs.survey import SurveyDataError, load_survey, statistics_table
 
 HEADER = "respondent_id,district,school,wave,role,support,rigor"
 GOOD_ROWS = ["r1,d1,s1,20,teacher,4,2", "r2,d1,s1,20,teacher,3,1", "r3,d1,s2,20,teacher,5,3"]
@@ -186,10 +186,10 @@ def test_docs_list_every_item():
 def test_cli_exit_status(tmp_path):
     good = write(tmp_path, csv_text(*GOOD_ROWS), "good.csv")
     bad = write(tmp_path, csv_text(GOOD_ROWS[0], "r1,d1,s1,20,teacher,3,3"), "bad.csv")
-    ok = subprocess.run([sys.executable, "-m", "sim.survey_data", str(good)], capture_output=True, text=True,
+    ok = subprocess.run([sys.executable, "-m", "sim.inputs.survey", str(good)], capture_output=True, text=True,
                         cwd=REPO_ROOT)
     assert ok.returncode == 0 and "3 respondents" in ok.stdout
-    no = subprocess.run([sys.executable, "-m", "sim.survey_data", str(bad)], capture_output=True, text=True,
+    no = subprocess.run([sys.executable, "-m", "sim.inputs.survey", str(bad)], capture_output=True, text=True,
                         cwd=REPO_ROOT)
     assert no.returncode == 2
     assert "duplicate respondent id 'r1'" in no.stderr and "Traceback" not in no.stderr
@@ -207,8 +207,8 @@ def init_survey(tmp_path: Path) -> Path:
 
 def test_init_from_survey_sets_school_trait_distributions(tmp_path):
     path = init_survey(tmp_path)
-    m = DistrictModel(seed=1, overrides=["district.schools=3", "district.teachers_per_school=300",
-                                         f"init.survey={path}"])
+    m = build_model(load_config("baseline", ["district.schools=3", "district.teachers_per_school=300",
+                                             f"init.survey={path}"]), seed=1)
     t = m.teacher_table().groupby("school")[["capacity", "autonomy"]].mean()
     ts = m.teachers_state
     base = ts.support_base.reshape(3, -1).mean(1)
@@ -229,7 +229,7 @@ def test_init_from_survey_sets_school_trait_distributions(tmp_path):
 
 def test_init_survey_refuses_more_schools_than_the_model(tmp_path):
     with pytest.raises(SurveyDataError, match="has 2 schools but the model has district.schools=1"):
-        DistrictModel(seed=1, overrides=["district.schools=1", f"init.survey={init_survey(tmp_path)}"])
+        build_model(load_config("baseline", ["district.schools=1", f"init.survey={init_survey(tmp_path)}"]), seed=1)
 
 
 def test_without_init_survey_the_model_is_unchanged():

@@ -17,10 +17,10 @@ import yaml
 
 from sim.api import simulate
 from sim.config import ConfigError
-from sim.experiment import compose_experiment, make_design, make_plan, parse_experiment
-from sim.runner import RunSpec, replicate_seed, run_many
-from sim.runstore import RunStore
-from sim.sweep import sweep
+from sim.runs.experiment import compose_experiment, make_design, make_plan, parse_experiment
+from sim.runs.runner import RunSpec, replicate_seed, run_many
+from sim.runs.store import RunStore
+from sim.runs.sweep import sweep
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ["district.schools=3", "district.teachers_per_school=5"]
@@ -130,7 +130,7 @@ def test_resume_after_sigkill_runs_each_run_exactly_once(tmp_path: Path) -> None
         "parameters": {"policy": {"coaching_fte": {"values": [0.0, 0.5, 1.0]}}}, "replicates": 20})
     plan_ids = {r.run_id for r in plan_of(path)}
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "sim.sweep", f"experiment={path}", f"out={out}", "workers=2", "batch_size=1",
+    cmd = [sys.executable, "-m", "sim.runs.sweep", f"experiment={path}", f"out={out}", "workers=2", "batch_size=1",
            "analyze=false"]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -159,7 +159,7 @@ def test_resume_after_sigkill_runs_each_run_exactly_once(tmp_path: Path) -> None
 
 def test_failing_run_is_recorded_and_the_rest_complete(factorial: Path, tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch, capsys) -> None:
-    from sim.model import DistrictModel
+    from sim.district.model import DistrictModel
 
     original = DistrictModel.step
 
@@ -197,7 +197,7 @@ def test_failing_run_is_recorded_and_the_rest_complete(factorial: Path, tmp_path
 
 def test_lost_worker_stops_the_sweep_cleanly_and_the_rerun_completes(factorial: Path, tmp_path: Path,
                                                                       monkeypatch: pytest.MonkeyPatch, capsys) -> None:
-    from sim.model import DistrictModel
+    from sim.district.model import DistrictModel
 
     original, parent = DistrictModel.step, os.getpid()
     doomed = sorted(r.spec.seed for r in plan_of(factorial))[5]
@@ -221,7 +221,7 @@ def test_lost_worker_stops_the_sweep_cleanly_and_the_rerun_completes(factorial: 
 # --------------------------------------------------------------------------- bad input
 
 def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "sim.sweep", *args], cwd=cwd, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "sim.runs.sweep", *args], cwd=cwd, capture_output=True, text=True,
                           env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
 
 
@@ -243,7 +243,7 @@ def test_bad_experiment_refused_before_any_run(tmp_path: Path, body: dict, messa
 
 
 def test_unknown_experiment_lists_the_available_ones(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
-    from sim.sweep import main
+    from sim.runs.sweep import main
 
     monkeypatch.setattr(sys, "argv", ["sim-sweep", "experiment=scenario_comparisn"])
     with pytest.raises(SystemExit) as exit_:
@@ -330,7 +330,7 @@ def test_sensitivity_indices_find_the_parameter_that_matters(tmp_path: Path, met
 
 
 def test_summary_and_plots(factorial: Path, tmp_path: Path) -> None:
-    from sim.analyze import analyze, parse_args
+    from sim.runs.analyze import analyze, parse_args
 
     out = tmp_path / "out"
     sweep(str(factorial), [f"out={out}", "workers=1", "analysis.steps=[4,12]"])
@@ -348,7 +348,7 @@ def test_summary_and_plots(factorial: Path, tmp_path: Path) -> None:
         assert (out / name).stat().st_size > 10_000
     # sim-analyze redoes the analysis from the folder alone
     (out / "summary.csv").unlink()
-    done = subprocess.run([sys.executable, "-m", "sim.analyze", f"out={out}"], cwd=ROOT, capture_output=True,
+    done = subprocess.run([sys.executable, "-m", "sim.runs.analyze", f"out={out}"], cwd=ROOT, capture_output=True,
                           text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
     assert done.returncode == 0, done.stderr
     pd.testing.assert_frame_equal(pd.read_csv(out / "summary.csv"), summary)
@@ -359,7 +359,7 @@ def test_summary_and_plots(factorial: Path, tmp_path: Path) -> None:
 
 
 def test_prim_finds_the_region_of_success(tmp_path: Path) -> None:
-    from sim.analyze import discover, load, plot_peeling
+    from sim.runs.analyze import discover, load, plot_peeling
 
     path = write_experiment(tmp_path / "exp", "lhs", {
         "parameters": {"policy": {"goal_clarity": {"range": [0.0, 1.0]}},

@@ -39,7 +39,7 @@ def server_frame_time(schools: int, frames: int = 30) -> tuple[float, float]:
     from mesa.visualization.solara_viz import SolaraViz
     from mesa.visualization.utils import force_update
 
-    import sim.app as app
+    import sim.app.page as app
 
     model = app.AppModel(schools=schools, **SETTINGS)
     _, rc = solara.render(SolaraViz(model, components=app.COMPONENTS, model_params=app.model_params()),

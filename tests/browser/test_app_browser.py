@@ -26,8 +26,8 @@ from pathlib import Path
 
 import pytest
 
-from sim.app_model import status_line
-from sim.app_views import fmt_value
+from sim.app.state import status_line
+from sim.app.views import fmt_value
 from sim.config import REPO_ROOT
 
 pytestmark = pytest.mark.browser

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sim.validation import SF_REPLICATES, sf_runs
+from sim.validation.facts import SF_REPLICATES, sf_runs
 
 
 @pytest.fixture(scope="session")

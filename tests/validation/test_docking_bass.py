@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.validation import BASS_CASES, BASS_TOLERANCE, bass_cdf, bass_docking
+from sim.validation.docking import BASS_CASES, BASS_TOLERANCE, bass_cdf, bass_docking
 
 
 def test_bass_cdf_matches_known_values():

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from sim.validation import CONTAGION_CASES, contagion_spread, paired_ci
+from sim.validation.docking import CONTAGION_CASES, contagion_spread
+from sim.validation.replicates import paired_ci
 
 
 @pytest.mark.parametrize(("degree", "threshold"), CONTAGION_CASES)

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from sim.config import REPO_ROOT
-from sim.validation import ALL_FOUR, RECOMMENDATIONS, factorial_labels, lever_table, main, run_factorial
+from sim.validation.factorial import ALL_FOUR, RECOMMENDATIONS, factorial_labels, lever_table, run_factorial
+from sim.validation.report import main
 
 TINY = ("district.schools=4", "district.teachers_per_school=8", "steps=12")
 

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from sim.config import CONFIG_DIR, SCENARIO_GROUP, available_scenarios, load_config
-from sim.validation import RECOMMENDATIONS
+from sim.validation.factorial import RECOMMENDATIONS
 
 PRESETS = ("baseline", "henry_all_in", "lake_backing_away", *RECOMMENDATIONS, "autonomy_zone",
            "community_of_practice", "design_competition", "key_person_km")

@@ -10,8 +10,16 @@ differences) and the bound the interval must clear.
 
 from __future__ import annotations
 
-from sim.validation import (sf1_checks, sf2_checks, sf3_checks, sf4_checks, sf5_checks, sf6_checks, sf7_checks,
-                            sf8_checks)
+from sim.validation.facts import (
+    sf1_checks,
+    sf2_checks,
+    sf3_checks,
+    sf4_checks,
+    sf5_checks,
+    sf6_checks,
+    sf7_checks,
+    sf8_checks,
+)
 
 
 def _assert_all(checks):

@@ -1,0 +1,3 @@
+from sim.app.page import main
+
+main()

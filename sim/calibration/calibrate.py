@@ -1,0 +1,643 @@
+"""``sim-calibrate``: fit model parameters to a teacher survey with ABC-SMC (pyabc).
+
+``sim-calibrate survey=PATH experiment=NAME out=DIR`` (also ``python -m
+sim.calibration.calibrate``) reads a survey (schema: docs/survey.md) and
+``experiments/NAME.yaml`` (free parameters with priors, fixed ones, the
+statistics compared and the ABC settings), runs ABC-SMC generation by
+generation with its history in ``DIR/history.db`` (rerunning the same command
+resumes an interrupted calibration), and writes ``DIR/posterior.csv``,
+``posterior_sample.csv``, ``marginals.png``, ``pairs.png``, the posterior
+predictive check ``ppc.csv`` / ``ppc.png``, ``observed_statistics.csv``,
+``calibration.yaml`` and ``provenance.yaml``. See docs/calibration.md.
+
+Every simulation is the experiment's district model surveyed with the observed
+design (same waves, same number of respondents per school, same missing
+answers), summarised with :func:`sim.inputs.survey.statistics_rows`.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+from omegaconf import OmegaConf
+
+from sim.calibration.design import (
+    SurveyDesign,
+    SurveySimulator,
+    make_simulator,
+    observed_statistics,
+    simulate_statistics,
+)
+from sim.calibration.experiment import (
+    Experiment,
+    _need,
+    _number,
+    available_experiments,
+    check_settings,
+    load_experiment,
+)
+from sim.config import ConfigError, read_yaml
+from sim.exits import EXIT_BAD_INPUT, EXIT_INTERRUPTED, catch_ctrl_c, machine_failures
+from sim.files import check_writable
+from sim.inputs.survey import SurveyData, load_survey, split_name
+from sim.runs.executors import resolve_workers
+
+__all__ = ["calibrate", "CalibrationResult", "CalibrationInterrupted", "Executor", "load_experiment",
+           "make_simulator", "observed_statistics", "SurveyDesign", "SurveySimulator", "main"]
+
+_PPC_KEY = 10_000  # SeedSequence spawn key of the posterior predictive draws (generations use t + 1)
+
+
+# -- sampling -----------------------------------------------------------------------------
+
+def _ignore_sigint() -> None:
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+class Executor:
+    """Where simulations run: this process, a local process pool, or a Dask cluster.
+
+    Use as a context manager; :meth:`map` is an ordered ``map`` over the workers.
+    """
+
+    def __init__(self, kind: str, workers: int = 0, dask_address: str = ""):
+        self.kind, self.workers, self.dask_address = kind, resolve_workers(workers), dask_address
+        self.pool = self.client = self.cluster = None
+
+    def __enter__(self) -> Executor:
+        if self.kind == "processes" and self.workers > 1:
+            import multiprocessing as mp
+            from concurrent.futures import ProcessPoolExecutor
+
+            # fork where available: workers inherit the loaded modules (mesa sets the default to spawn)
+            ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else None)
+            self.pool = ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_ignore_sigint)
+        elif self.kind == "dask":
+            from dask.distributed import Client, LocalCluster
+
+            if self.dask_address:
+                self.client = Client(self.dask_address)
+            else:
+                self.cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
+                                            dashboard_address=None)
+                self.client = Client(self.cluster)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=exc[0] is None, cancel_futures=True)
+        if self.client is not None:
+            self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+
+    def map(self, fn: Callable, items: Sequence) -> list:
+        items = list(items)
+        if self.pool is not None:
+            return list(self.pool.map(fn, items, chunksize=max(1, len(items) // (4 * self.workers))))
+        if self.client is not None:
+            return self.client.gather(self.client.map(fn, items, pure=False))
+        return [fn(x) for x in items]
+
+    def sampler(self, exp: Experiment):
+        """The pyabc sampler for this executor and the experiment's scheduling."""
+        max_tries = max(100, int(math.ceil(10 / exp.min_acceptance_rate))) if exp.min_acceptance_rate else 10**9
+        if exp.scheduling == "static":
+            from sim.calibration.pyabc_ext import SeededMappingSampler
+
+            return SeededMappingSampler(self.map, exp.seed, max_tries)
+        from pyabc.sampler import DaskDistributedSampler, MulticoreEvalParallelSampler, SingleCoreSampler
+
+        if self.client is not None:
+            return DaskDistributedSampler(dask_client=self.client, default_pickle=False)
+        if self.workers > 1 and self.kind == "processes":
+            return MulticoreEvalParallelSampler(n_procs=self.workers)
+        return SingleCoreSampler()
+
+
+# -- the calibration ----------------------------------------------------------------------
+
+_PILOT_KEY = 20_000  # SeedSequence spawn key of the pilot sample
+
+
+@dataclass
+class Pilot:
+    """Prior predictive sample that fits the regression summaries (semi-automatic ABC).
+
+    ``params``: one row per draw from the prior; ``stats``: its simulated
+    survey statistics. Stored in ``DIR/pilot.csv`` so a resumed calibration
+    fits exactly the same regression.
+    """
+
+    params: pd.DataFrame
+    stats: pd.DataFrame
+
+
+def pilot_sample(exp: Experiment, simulator: SurveySimulator, ex: Executor, out: Path, names: list[str],
+                 say: Callable = print) -> Pilot:
+    """Draw ``abc.pilot`` parameter vectors from the prior and simulate them (or read ``DIR/pilot.csv``)."""
+    path = out / "pilot.csv"
+    keys = list(exp.free)
+    if path.exists():
+        df = pd.read_csv(path)
+        return Pilot(df[keys], df[names])
+    ss = np.random.SeedSequence(exp.seed, spawn_key=(_PILOT_KEY,))
+    draw_ss, sim_ss = ss.spawn(2)
+    rng = np.random.default_rng(draw_ss)
+    params = pd.DataFrame({k: p.rv().rvs(size=exp.pilot, random_state=rng) for k, p in exp.free.items()})
+    seeds = sim_ss.generate_state(exp.pilot).tolist()
+    start = time.perf_counter()
+    stats = pd.DataFrame(ex.map(simulate_statistics, [(simulator, row, s) for row, s in
+                                                  zip(params.to_dict("records"), seeds)]))[names]
+    pd.concat([params, stats], axis=1).to_csv(path, index=False)
+    say(f"pilot: {exp.pilot} simulations from the prior fit the regression summaries "
+        f"({time.perf_counter() - start:.0f} s).", flush=True)
+    return Pilot(params, stats)
+
+
+def _abc(exp: Experiment, simulator: SurveySimulator, sampler, t: int, pilot: Pilot | None,
+         observed: dict[str, float]):
+    """The ABCSMC object for generation ``t`` (a new one per generation: see :func:`calibrate`).
+
+    ``regression`` distance: Euclidean distance between regression summaries
+    (:class:`sim.calibration.pyabc_ext.FixedRegressionSumstat` fitted on the pilot); the
+    first threshold is the ``abc.quantile`` quantile of the pilot distances,
+    later ones that quantile of the previous generation's weighted distances.
+    ``adaptive``: pyabc's adaptive p-norm on the raw statistics, each scaled by
+    its median absolute deviation in the previous generation.
+    """
+    import pyabc
+
+    prior = pyabc.Distribution(**{k: p.rv() for k, p in exp.free.items()})
+    eps = pyabc.QuantileEpsilon(alpha=exp.quantile)
+    if exp.distance == "regression":
+        from sim.calibration.pyabc_ext import FixedRegressionSumstat
+
+        sumstat = FixedRegressionSumstat(pilot.stats.to_numpy(float), pilot.params.to_numpy(float), list(exp.free))
+        distance = pyabc.PNormDistance(p=2, sumstat=sumstat)
+        if t == 0:
+            sumstat.initialize(t=0, get_sample=None, x_0=observed, total_sims=0)
+            obs = sumstat(np.array(list(observed.values()), float))
+            d = np.sqrt(((np.vstack([sumstat(r) for r in pilot.stats.to_numpy(float)]) - obs) ** 2).sum(1))
+            eps = pyabc.QuantileEpsilon(initial_epsilon=float(np.quantile(d, exp.quantile)), alpha=exp.quantile)
+    else:
+        distance = pyabc.AdaptivePNormDistance(p=2, all_particles_for_scale=False)
+    return pyabc.ABCSMC(simulator, prior, distance, population_size=exp.population, sampler=sampler, eps=eps)
+
+
+def posterior_table(history, exp: Experiment, t: int | None = None) -> pd.DataFrame:
+    """Weighted mean and 5/50/95% quantiles of each free parameter in generation ``t`` (default: last)."""
+    from pyabc.weighted_statistics import weighted_quantile
+
+    df, w = history.get_distribution(m=0, t=t)
+    rows = []
+    for key in exp.free:
+        x = df[key].to_numpy(float)
+        rows.append({"parameter": key, "mean": float(np.sum(w * x)),
+                     **{f"q{int(q * 100):02d}": float(weighted_quantile(x, w, alpha=q)) for q in (0.05, 0.5, 0.95)}})
+    return pd.DataFrame(rows, columns=["parameter", "mean", "q05", "q50", "q95"])
+
+
+def next_generation_cost(url: str) -> tuple[int, int]:
+    """(simulations spent by the finished generations in ``url``, expected cost of the next one).
+
+    The next generation is expected to cost what the last one did: a lower
+    bound in practice, since each generation's tighter threshold accepts less.
+    Pilot and posterior predictive runs are not counted.
+    """
+    import pyabc
+
+    sims = generations_table(pyabc.History(url, create=False))["simulations"]
+    return int(sims.sum()), int(sims.iloc[-1])
+
+
+def generations_table(history) -> pd.DataFrame:
+    """One row per finished generation: epsilon, simulations, acceptance rate."""
+    pops = history.get_all_populations()
+    pops = pops[pops["t"] >= 0]
+    return pd.DataFrame({"generation": pops["t"].astype(int) + 1, "epsilon": pops["epsilon"],
+                         "simulations": pops["samples"].astype(np.int64), "particles": pops["particles"].astype(int),
+                         "acceptance_rate": pops["particles"] / pops["samples"]}).reset_index(drop=True)
+
+
+@dataclass
+class CalibrationResult:
+    """What :func:`calibrate` produced."""
+
+    out: Path
+    posterior: pd.DataFrame
+    generations: pd.DataFrame
+    ppc: pd.DataFrame | None
+    finished: bool
+    resumed_from: int
+
+
+def _state_file(out: Path) -> Path:
+    return out / "calibration.yaml"
+
+
+def check_resume(exp: Experiment, data: SurveyData, out: Path) -> int:
+    """Generations already stored in ``out`` for this experiment and survey (0: a new calibration).
+
+    Raises ConfigError if ``out`` holds a calibration of another experiment or survey.
+    """
+    db, state = out / "history.db", _state_file(out)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"out={out} is a file; give a directory for the calibration's outputs.")
+    if state.exists():
+        stored = read_yaml(state, "calibration state")
+        stored = stored if isinstance(stored, dict) else {}
+        mine = {"experiment": exp.fingerprint(), "survey_sha256": data.sha256}
+        theirs = {"experiment": stored.get("experiment"), "survey_sha256": stored.get("survey_sha256")}
+        if mine != theirs:
+            what = "survey file" if mine["survey_sha256"] != theirs["survey_sha256"] else "experiment settings"
+            raise ConfigError(
+                f"out={out} holds a calibration with a different {what} ({stored.get('experiment_file')}, "
+                f"{stored.get('survey')}); resuming needs the same survey and the same free/fixed parameters, "
+                "statistics, population, distance, pilot and seed. Choose another out= directory.")
+    elif db.exists():
+        raise ConfigError(f"{db} exists but {state.name} does not, so it cannot be resumed safely; choose "
+                          "another out= directory or remove the database.")
+    if not db.exists():
+        return 0
+    import pyabc
+
+    return generations_done(pyabc.History(f"sqlite:///{db}", create=False))
+
+
+def generations_done(history) -> int:
+    """Finished generations in a pyabc history (0 for a new or empty one)."""
+    max_t = history.max_t
+    return 0 if max_t is None or max_t < 0 else int(max_t) + 1
+
+
+def calibrate(survey: str | Path, experiment: str | Experiment, out: str | Path, *, generations: int | None = None,
+              progress: bool = True, truth: dict[str, float] | None = None, **settings: Any) -> CalibrationResult:
+    """Fit an experiment's free parameters to a survey with ABC-SMC; resume if ``out`` holds a calibration.
+
+    Parameters
+    ----------
+    survey : path
+        Survey CSV (docs/survey.md).
+    experiment : str or Experiment
+        Name in ``experiments/`` (or a YAML path, or a loaded experiment).
+    out : path
+        Output directory; ``history.db`` there is the pyabc database.
+    generations : int, optional
+        Total generations to reach (default: the experiment's ``abc.generations``);
+        a smaller number stops early, a later call continues.
+    progress : bool
+        Print one line per generation.
+    truth : dict, optional
+        Known true values (synthetic surveys): drawn in the figures and checked in ``truth.csv``.
+    **settings
+        Overrides of the experiment's execution settings: ``executor``, ``scheduling``,
+        ``workers``, ``dask_address``, ``predictive_draws``, ``max_simulations``.
+
+    Returns
+    -------
+    CalibrationResult
+    """
+    import logging
+
+    import pyabc
+
+    # pyabc logs every generation and mesa every model step at INFO (Hydra apps log INFO): progress is ours.
+    for name in ("ABC", "MESA"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    data = load_survey(survey)
+    exp = load_experiment(experiment) if isinstance(experiment, str) else experiment
+    exp = replace(exp, **{k: v for k, v in settings.items() if v is not None})
+    check_settings(exp, "settings")
+    total = exp.generations if generations is None else int(generations)
+    _need(total >= 1, "settings", f"generations must be >= 1; got {total}.")
+    observed = observed_statistics(exp, data)
+    simulator = make_simulator(exp, data)
+    out = Path(out)
+    done = check_resume(exp, data, out)
+    fresh = not _state_file(out).exists()
+    out.mkdir(parents=True, exist_ok=True)
+    if done == 0 and (out / "history.db").exists():
+        (out / "history.db").unlink()  # a calibration interrupted before its first generation: start afresh
+    if fresh and (out / "pilot.csv").exists():
+        (out / "pilot.csv").unlink()  # not made for this calibration
+    url = f"sqlite:///{out / 'history.db'}"
+    _write_state(exp, data, out, observed)
+    say = print if progress else (lambda *a, **k: None)
+    say(data.report())
+    say(f"Calibrating {len(exp.free)} parameters ({', '.join(exp.free)}) against {len(observed)} statistics; "
+        f"{exp.population} particles per generation, {total} generations, executor {exp.executor} "
+        f"({resolve_workers(exp.workers)} workers, {exp.scheduling} scheduling)."
+        + (f" Resuming after generation {done} from {out / 'history.db'}." if done else ""), flush=True)
+    history = None
+    stopped = False  # by the acceptance rate: the calibration cannot usefully continue
+    try:
+        with Executor(exp.executor, exp.workers, exp.dask_address) as ex:
+            pilot = (pilot_sample(exp, simulator, ex, out, list(observed), say) if exp.distance == "regression"
+                     else None)
+            t = done
+            while t < total:
+                start = time.perf_counter()
+                if exp.max_simulations and t:
+                    spent, expected = next_generation_cost(url)
+                    if spent + expected > exp.max_simulations:
+                        say(f"Stopped: generation {t + 1} would take the calibration past abc.max_simulations "
+                            f"{exp.max_simulations} ({spent} simulations so far; the last generation alone took "
+                            f"{expected}, and the next one usually takes more).", flush=True)
+                        stopped = True
+                        break
+                sampler = ex.sampler(exp)
+                abc = _abc(exp, simulator, sampler, t, pilot, observed)
+                if t == 0:
+                    abc.new(url, observed)
+                else:
+                    abc.load(url, 1, observed_sum_stat=observed)
+                history = abc.run(max_nr_populations=1)
+                if generations_done(history) <= t:
+                    say(f"Stopped: generation {t + 1} could not accept {exp.population} particles within "
+                        f"{getattr(sampler, 'max_tries', 'the allowed')} tries per particle (acceptance rate "
+                        "too low).", flush=True)
+                    stopped = True
+                    break
+                t = generations_done(history)
+                gens = generations_table(history)
+                last = gens.iloc[-1]
+                post = posterior_table(history, exp)
+                say(f"generation {t}/{total}: epsilon {last['epsilon']:.4g}, acceptance "
+                    f"{last['acceptance_rate']:.1%} ({int(last['simulations'])} simulations), "
+                    f"{time.perf_counter() - start:.0f} s; posterior median "
+                    + ", ".join(f"{r.parameter}={r.q50:.3g}" for r in post.itertuples()), flush=True)
+                if last["acceptance_rate"] < exp.min_acceptance_rate:
+                    say(f"Stopped: acceptance rate {last['acceptance_rate']:.2%} is below abc.min_acceptance_rate "
+                        f"{exp.min_acceptance_rate:.2%}.", flush=True)
+                    stopped = True
+                    break
+            history = pyabc.History(url, create=False)
+            n = generations_done(history)
+            if n == 0:
+                raise ConfigError("No generation finished; nothing to summarise.")
+            finished = n >= exp.generations
+            ppc = None
+            if finished or stopped:
+                ppc = write_outputs(exp, data, out, history, simulator, observed, ex, truth=truth)
+            else:
+                write_posterior(exp, out, history)
+                say(f"Stopped after generation {n} of {exp.generations}: {out / 'posterior.csv'} "
+                    "holds the posterior so far; rerun without generations= to continue.", flush=True)
+    except KeyboardInterrupt:
+        history = pyabc.History(url, create=False) if (out / "history.db").exists() else None
+        n = generations_done(history) if history is not None else 0
+        if n > 0:
+            write_posterior(exp, out, history)
+        raise CalibrationInterrupted(
+            f"Interrupted: {n} finished generation(s) are saved in {out / 'history.db'}"
+            + (f" (posterior so far in {out / 'posterior.csv'})" if n else "")
+            + "; rerun the same command to resume.") from None
+    return CalibrationResult(out=out, posterior=posterior_table(history, exp), generations=generations_table(history),
+                             ppc=ppc, finished=finished, resumed_from=done)
+
+
+class CalibrationInterrupted(RuntimeError):
+    """Ctrl-C during a calibration; what finished is saved."""
+
+
+def _write_state(exp: Experiment, data: SurveyData, out: Path, observed: dict[str, float]) -> None:
+    state = {"experiment_file": str(exp.path), "survey": str(data.path), "survey_sha256": data.sha256,
+             "experiment": exp.fingerprint()}
+    _state_file(out).write_text(yaml.safe_dump(state, sort_keys=False))
+    pd.DataFrame([split_name(k) | {"value": v} for k, v in observed.items()]).to_csv(
+        out / "observed_statistics.csv", index=False)
+
+
+def write_posterior(exp: Experiment, out: Path, history) -> pd.DataFrame:
+    """``posterior.csv`` and ``posterior_sample.csv`` (particles and weights) of the last generation."""
+    post = posterior_table(history, exp)
+    post.to_csv(out / "posterior.csv", index=False)
+    df, w = history.get_distribution(m=0)
+    sample = df[list(exp.free)].reset_index(drop=True)
+    sample["weight"] = np.asarray(w)
+    sample.to_csv(out / "posterior_sample.csv", index=False)
+    generations_table(history).to_csv(out / "generations.csv", index=False)
+    return post
+
+
+def posterior_predictive(exp: Experiment, history, simulator: SurveySimulator, observed: dict[str, float],
+                         ex: Executor) -> pd.DataFrame:
+    """Survey statistics of ``predictive.draws`` runs from posterior draws against the observed ones.
+
+    Columns: name, statistic, item, wave, observed, mean, q05, q95, inside_90 (observed within
+    the 5-95% predictive interval), p_upper (share of runs at or above the observed value).
+    """
+    df, w = history.get_distribution(m=0)
+    ss = np.random.SeedSequence(exp.seed, spawn_key=(_PPC_KEY,))
+    pick_ss, sim_ss = ss.spawn(2)
+    rng = np.random.default_rng(pick_ss)
+    idx = rng.choice(len(df), size=exp.predictive_draws, p=np.asarray(w) / np.sum(w))
+    seeds = sim_ss.generate_state(exp.predictive_draws).tolist()
+    tasks = [(simulator, {k: float(df[k].iloc[i]) for k in exp.free}, s) for i, s in zip(idx, seeds)]
+    sims = pd.DataFrame(ex.map(simulate_statistics, tasks))
+    rows = []
+    for name, obs in observed.items():
+        x = sims[name].to_numpy(float)
+        lo, hi = np.quantile(x, [0.05, 0.95])
+        rows.append(split_name(name) | {"observed": obs, "mean": x.mean(), "q05": lo, "q95": hi,
+                                         "inside_90": bool(lo <= obs <= hi), "p_upper": float((x >= obs).mean())})
+    return pd.DataFrame(rows)
+
+
+def write_outputs(exp: Experiment, data: SurveyData, out: Path, history, simulator: SurveySimulator,
+                  observed: dict[str, float], ex: Executor, truth: dict[str, float] | None = None
+                  ) -> pd.DataFrame | None:
+    """Posterior table and sample, figures, posterior predictive check, truth check and provenance."""
+    from sim.calibration import plots as plots
+    from sim.provenance import provenance
+
+    post = write_posterior(exp, out, history)
+    df, w = history.get_distribution(m=0)
+    plots.marginals(df, np.asarray(w), exp, out / "marginals.png", truth=truth)
+    plots.pairs(df, np.asarray(w), exp, out / "pairs.png", truth=truth)
+    ppc = None
+    if exp.predictive_draws > 0:
+        ppc = posterior_predictive(exp, history, simulator, observed, ex)
+        ppc.to_csv(out / "ppc.csv", index=False)
+        plots.predictive_check(ppc, out / "ppc.png")
+    if truth:
+        check = post.assign(true=[truth.get(p, np.nan) for p in post["parameter"]])
+        check["inside_90"] = (check["q05"] <= check["true"]) & (check["true"] <= check["q95"])
+        check.to_csv(out / "truth.csv", index=False)
+    gens = generations_table(history)
+    import importlib.metadata as md
+
+    meta = provenance(seed=exp.seed, experiment=str(exp.path), experiment_settings=exp.fingerprint(),
+                      survey=str(data.path), survey_sha256=data.sha256, generations_done=int(len(gens)),
+                      simulations=int(gens["simulations"].sum()), executor=exp.executor, scheduling=exp.scheduling,
+                      workers=resolve_workers(exp.workers), predictive_draws=exp.predictive_draws,
+                      max_simulations=exp.max_simulations, truth=truth or None, pyabc=md.version("pyabc"))
+    (out / "provenance.yaml").write_text(yaml.safe_dump(meta, sort_keys=False))
+    return ppc
+
+
+# -- command line -------------------------------------------------------------------------
+
+@dataclass
+class CalibrateArgs:
+    """Arguments of ``sim-calibrate`` (a Hydra structured config): ``key=value`` on the command line.
+
+    survey, experiment and out are required. The others override the
+    experiment's settings for this run: ``generations`` (total to reach),
+    ``executor`` (processes, dask, single), ``scheduling`` (static, dynamic),
+    ``workers`` (0: all cores), ``dask_address`` (empty: a local cluster),
+    ``draws`` (posterior predictive runs), ``max_simulations`` (no generation
+    starts that would take the ABC generations past it; 0: no limit),
+    ``truth`` (YAML file of known true values, for synthetic surveys),
+    ``progress``.
+    """
+
+    survey: str = "???"
+    experiment: str = "???"
+    out: str = "???"
+    generations: int | None = None
+    executor: str | None = None
+    scheduling: str | None = None
+    workers: int | None = None
+    dask_address: str | None = None
+    draws: int | None = None
+    max_simulations: int | None = None
+    truth: str | None = None
+    progress: bool = True
+
+
+_REQUIRED_ARGS = ("survey", "experiment", "out")
+_INT_ARGS = ("generations", "workers", "draws", "max_simulations")
+
+
+def parse_args(args: Sequence[str]) -> dict[str, Any]:
+    """Check ``key=value`` arguments (before Hydra sees them); raise ConfigError on bad input."""
+    known = [f.name for f in CalibrateArgs.__dataclass_fields__.values()]
+    values: dict[str, Any] = {}
+    for a in args:
+        key, eq, val = a.partition("=")
+        key = key.lstrip("+")
+        if key.startswith("hydra"):
+            continue
+        if not eq:
+            raise ConfigError(f"Argument '{a}' is not of the form key=value. Usage: sim-calibrate survey=PATH "
+                              f"experiment=NAME out=DIR [{'|'.join(k + '=...' for k in known[3:])}].")
+        if key not in known:
+            import difflib
+
+            hint = difflib.get_close_matches(key, known, n=1)
+            raise ConfigError(f"Unknown argument '{key}'." + (f" Did you mean '{hint[0]}'?" if hint else "")
+                              + f" Allowed: {', '.join(known)}.")
+        if key in _INT_ARGS:
+            try:
+                val = int(val)
+            except ValueError:
+                raise ConfigError(f"Argument {key}={val!r} must be an integer.") from None
+        elif key == "progress":
+            if val.lower() not in ("true", "false"):
+                raise ConfigError(f"Argument progress={val!r} must be true or false.")
+            val = val.lower() == "true"
+        values[key] = val
+    missing = [k for k in _REQUIRED_ARGS if not values.get(k)]
+    if missing:
+        raise ConfigError(f"Missing argument(s) {', '.join(k + '=' for k in missing)}. Usage: sim-calibrate "
+                          f"survey=PATH experiment=NAME out=DIR (experiments: "
+                          f"{', '.join(available_experiments()) or 'none'}).")
+    return values
+
+
+def read_truth(path: str | None) -> dict[str, float] | None:
+    """Known true values (YAML mapping parameter -> value, or a file with a ``truth:`` mapping)."""
+    if not path:
+        return None
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"truth={path}: no such file.")
+    raw = read_yaml(p, "truth file")
+    raw = raw.get("truth", raw) if isinstance(raw, dict) else raw
+    if not isinstance(raw, dict) or not all(isinstance(k, str) and _number(v) for k, v in raw.items()):
+        raise ConfigError(f"truth={path}: must map dotted parameter keys to numbers (optionally under 'truth:').")
+    return {k: float(v) for k, v in raw.items()}
+
+
+def _settings(values: dict[str, Any]) -> dict[str, Any]:
+    return {"executor": values.get("executor"), "scheduling": values.get("scheduling"),
+            "workers": values.get("workers"), "dask_address": values.get("dask_address"),
+            "predictive_draws": values.get("draws"), "max_simulations": values.get("max_simulations")}
+
+
+def check_inputs(values: dict[str, Any]) -> None:
+    """Everything that can be refused before any simulation: survey, experiment, settings, out, truth."""
+    data = load_survey(values["survey"])
+    exp = load_experiment(values["experiment"])
+    exp = replace(exp, **{k: v for k, v in _settings(values).items() if v is not None})
+    check_settings(exp, "command line")
+    if values.get("generations") is not None and values["generations"] < 1:
+        raise ConfigError(f"generations must be >= 1; got {values['generations']}.")
+    observed_statistics(exp, data)
+    make_simulator(exp, data)
+    check_resume(exp, data, Path(values["out"]))
+    truth = read_truth(values.get("truth"))
+    if truth:
+        unknown = [k for k in truth if k not in exp.free]
+        _need(not unknown, f"truth={values['truth']}", f"{', '.join(unknown)} are not free parameters of "
+                                                      f"{exp.name} ({', '.join(exp.free)}).")
+
+
+def _hydra_app(cfg) -> None:
+    values = {k: v for k, v in OmegaConf.to_container(cfg).items() if v is not None}
+    kept = f"Finished generations are kept in {values['out']}; the same command resumes the calibration."
+    with machine_failures("sim-calibrate", kept):
+        _calibrate_app(values)
+
+
+def _calibrate_app(values: dict[str, Any]) -> None:
+    try:
+        calibrate(values["survey"], values["experiment"], values["out"], generations=values.get("generations"),
+                  progress=values.get("progress", True), truth=read_truth(values.get("truth")),
+                  **_settings(values))
+    except CalibrationInterrupted as exc:
+        print(f"sim-calibrate: {exc}", file=sys.stderr)
+        raise SystemExit(EXIT_INTERRUPTED) from None
+    except ConfigError as exc:
+        print(f"sim-calibrate: {exc}", file=sys.stderr)
+        raise SystemExit(EXIT_BAD_INPUT) from None
+    print(f"Wrote {values['out']}/: posterior.csv, posterior_sample.csv, generations.csv, marginals.png, pairs.png, "
+          "ppc.csv, ppc.png, observed_statistics.csv, calibration.yaml, provenance.yaml, history.db")
+
+
+def main() -> None:
+    """Console entry point of ``sim-calibrate`` (also ``python -m sim.calibration.calibrate``)."""
+    import hydra
+    from hydra.core.config_store import ConfigStore
+
+    catch_ctrl_c()
+    args = sys.argv[1:]
+    if not any(a.startswith("-") for a in args):
+        try:
+            values = parse_args(args)
+            check_inputs(values)
+            check_writable(values["out"])
+        except ConfigError as exc:
+            print(f"sim-calibrate: {exc}", file=sys.stderr)
+            raise SystemExit(EXIT_BAD_INPUT) from None
+        if not any(a.startswith("hydra.run.dir=") for a in args):
+            sys.argv.append(f"hydra.run.dir={values['out']}")
+    ConfigStore.instance().store(name="sim_calibrate", node=CalibrateArgs)
+    hydra.main(config_path=None, config_name="sim_calibrate", version_base="1.3")(_hydra_app)()
+
+
+if __name__ == "__main__":
+    main()

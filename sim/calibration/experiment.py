@@ -1,0 +1,254 @@
+"""Calibration experiments: ``experiments/NAME.yaml`` read and validated.
+
+An experiment lists the free parameters (dotted keys of scenarios/config.yaml)
+with their priors, the fixed ones, the survey statistics compared and the ABC
+and executor settings (fields documented in docs/calibration.md). Anything
+wrong is refused with a :class:`sim.config.ConfigError` naming the file.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+
+from sim.config import REPO_ROOT, ConfigError, _is_int, load_config, parameter_specs, read_yaml
+from sim.inputs.survey import STATISTICS, statistics_spec
+
+EXPERIMENTS_DIR = REPO_ROOT / "experiments"
+EXECUTORS = ("processes", "dask", "single")
+SCHEDULING = ("static", "dynamic")
+PRIORS = ("uniform", "normal")
+DISTANCES = ("regression", "adaptive")
+
+
+@dataclass(frozen=True)
+class Prior:
+    """Prior of one free parameter (a dotted key of scenarios/config.yaml).
+
+    ``uniform``: on [low, high]. ``normal``: mean and sd, truncated to the
+    parameter's documented range (so every draw is a valid configuration).
+    """
+
+    parameter: str
+    kind: str
+    low: float
+    high: float
+    mean: float | None = None
+    sd: float | None = None
+
+    def rv(self):
+        """The prior as a ``pyabc.RV``."""
+        import pyabc
+
+        if self.kind == "uniform":
+            return pyabc.RV("uniform", self.low, self.high - self.low)
+        a, b = (self.low - self.mean) / self.sd, (self.high - self.mean) / self.sd
+        return pyabc.RV("truncnorm", a, b, self.mean, self.sd)
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A calibration experiment (``experiments/NAME.yaml``; fields documented in docs/calibration.md)."""
+
+    name: str
+    path: Path
+    scenario: tuple[str, ...]
+    fixed: dict[str, Any]
+    free: dict[str, Prior]
+    statistics: dict[str, tuple[str, ...]]
+    population: int = 200
+    generations: int = 6
+    min_acceptance_rate: float = 0.01
+    max_simulations: int = 0
+    seed: int = 0
+    executor: str = "processes"
+    scheduling: str = "static"
+    workers: int = 0
+    dask_address: str = ""
+    predictive_draws: int = 100
+    distance: str = "regression"
+    pilot: int = 400
+    quantile: float = 0.5
+
+    def fingerprint(self) -> dict[str, Any]:
+        """What a resumed calibration must share with the stored one (not how it is executed)."""
+        return {"scenario": list(self.scenario), "fixed": dict(self.fixed),
+                "free": {k: asdict(v) for k, v in self.free.items()},
+                "statistics": {k: list(v) for k, v in self.statistics.items()}, "population": self.population,
+                "seed": self.seed, "distance": self.distance, "pilot": self.pilot,
+                "quantile": self.quantile,
+                "min_acceptance_rate": self.min_acceptance_rate}
+
+    def overrides(self) -> list[str]:
+        """The fixed parameters as Hydra override strings."""
+        return [f"{k}={_override_value(v)}" for k, v in self.fixed.items()]
+
+
+def _override_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return str(v).lower()
+    if isinstance(v, list | tuple):
+        return "[" + ",".join(_override_value(x) for x in v) + "]"
+    if isinstance(v, str):
+        return f"'{v}'" if v == "" or any(c in v for c in " ,=[]{}'\"") else v
+    return str(v)
+
+
+_EXPERIMENT_KEYS = {"description", "scenario", "fixed", "free", "statistics", "abc", "executor", "predictive"}
+_ABC_KEYS = {"population": int, "generations": int, "min_acceptance_rate": float, "max_simulations": int,
+             "seed": int, "distance": str, "pilot": int, "quantile": float}
+_EXECUTOR_KEYS = {"kind": str, "scheduling": str, "workers": int, "dask_address": str}
+
+
+def experiment_path(name: str) -> Path:
+    """``experiments/NAME.yaml``, or ``name`` itself when it is a path to a YAML file."""
+    p = Path(name)
+    if p.suffix in (".yaml", ".yml"):
+        return p
+    return EXPERIMENTS_DIR / f"{name}.yaml"
+
+
+def available_experiments() -> list[str]:
+    """Names of the calibration experiments in ``experiments/``."""
+    return sorted(p.stem for p in EXPERIMENTS_DIR.glob("calibrate_*.yaml"))
+
+
+def _need(cond: bool, where: str, msg: str) -> None:
+    if not cond:
+        raise ConfigError(f"{where}: {msg}")
+
+
+def _number(x: Any) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _prior(where: str, key: str, spec: Any) -> Prior:
+    specs = parameter_specs()
+    ps = specs[key]
+    _need(ps.range is not None and ps.choices is None and not _is_int(ps.default)
+          and not isinstance(ps.default, list), where,
+          f"'{key}' cannot be a free parameter: only real-valued parameters with a documented range can be "
+          f"calibrated (it is {ps.allowed()}). Put it under 'fixed' instead.")
+    lo, hi = ps.range
+    _need(isinstance(spec, dict), where,
+          f"the prior of '{key}' must be a mapping such as {{prior: uniform, low: 0.1, high: 0.9}} or "
+          "{prior: normal, mean: 0.5, sd: 0.1}.")
+    kind = spec.get("prior")
+    _need(kind in PRIORS, where, f"prior of '{key}' is {kind!r}; allowed: {', '.join(PRIORS)}.")
+    if kind == "uniform":
+        extra = set(spec) - {"prior", "low", "high"}
+        _need(not extra, where, f"unknown field(s) {', '.join(sorted(extra))} in the prior of '{key}'; a uniform "
+                                "prior has low and high.")
+        low, high = spec.get("low"), spec.get("high")
+        _need(_number(low) and _number(high) and lo <= low < high <= hi, where,
+              f"uniform prior of '{key}' needs numbers low < high inside the parameter's range "
+              f"[{lo:g}, {hi:g}] ({ps.unit}); got low={low!r}, high={high!r}.")
+        return Prior(key, "uniform", float(low), float(high))
+    extra = set(spec) - {"prior", "mean", "sd"}
+    _need(not extra, where, f"unknown field(s) {', '.join(sorted(extra))} in the prior of '{key}'; a normal "
+                            "prior has mean and sd (it is truncated to the parameter's range).")
+    mean, sd = spec.get("mean"), spec.get("sd")
+    _need(_number(mean) and _number(sd) and sd > 0 and lo <= mean <= hi, where,
+          f"normal prior of '{key}' needs a mean inside [{lo:g}, {hi:g}] and sd > 0; got mean={mean!r}, sd={sd!r}.")
+    return Prior(key, "normal", float(lo), float(hi), float(mean), float(sd))
+
+
+def _known_key(where: str, key: str) -> None:
+    import difflib
+
+    specs = parameter_specs()
+    if key not in specs:
+        hint = difflib.get_close_matches(key, list(specs), n=1)
+        raise ConfigError(f"{where}: unknown parameter '{key}'." + (f" Did you mean '{hint[0]}'?" if hint else "")
+                          + " Parameters are the dotted keys of scenarios/config.yaml (docs/parameters.md).")
+
+
+def load_experiment(name: str) -> Experiment:
+    """Read and validate ``experiments/NAME.yaml`` (or a YAML path).
+
+    Raises
+    ------
+    ConfigError
+        Missing file, unknown fields, unknown parameters, priors outside a
+        parameter's documented range, a parameter both free and fixed, or
+        fixed values that scenarios/config.yaml refuses.
+    """
+    path = experiment_path(name)
+    where = str(path)
+    if not path.is_file():
+        raise ConfigError(f"No experiment file {path}. Available experiments: "
+                          f"{', '.join(available_experiments()) or 'none'} (files experiments/NAME.yaml).")
+    raw = read_yaml(path, "calibration experiment")
+    _need(isinstance(raw, dict), where, "must be a mapping with keys free, fixed, statistics, abc, executor.")
+    unknown = set(raw) - _EXPERIMENT_KEYS
+    _need(not unknown, where, f"unknown field(s) {', '.join(sorted(unknown))}; allowed: "
+                              f"{', '.join(sorted(_EXPERIMENT_KEYS))}.")
+    scenario = raw.get("scenario", "baseline")
+    scenario = (scenario,) if isinstance(scenario, str) else tuple(scenario)
+    fixed = raw.get("fixed") or {}
+    _need(isinstance(fixed, dict), where, "'fixed' must map dotted parameter keys to values.")
+    for key in fixed:
+        _known_key(where + " (fixed)", key)
+    free_raw = raw.get("free") or {}
+    _need(isinstance(free_raw, dict) and free_raw, where, "'free' must list at least one parameter with its prior.")
+    free: dict[str, Prior] = {}
+    for key, spec in free_raw.items():
+        _known_key(where + " (free)", key)
+        _need(key not in fixed, where, f"'{key}' is both free and fixed.")
+        free[key] = _prior(where, key, spec)
+    st = raw.get("statistics")
+    _need(isinstance(st, dict) and all(isinstance(v, list) or v == "all" for v in st.values()), where,
+          "'statistics' must map survey items to the list of statistics compared (or 'all'), e.g. "
+          "{capacity: [mean], schoolwide: [mean, icc]}.")
+    try:
+        stats = statistics_spec({i: (STATISTICS if k == "all" else k) for i, k in st.items()})
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    abc = raw.get("abc") or {}
+    ex = raw.get("executor") or {}
+    pred = raw.get("predictive") or {}
+    values: dict[str, Any] = {}
+    for section, allowed, d in (("abc", _ABC_KEYS, abc), ("executor", _EXECUTOR_KEYS, ex),
+                                ("predictive", {"draws": int}, pred)):
+        _need(isinstance(d, dict), where, f"'{section}' must be a mapping.")
+        extra = set(d) - set(allowed)
+        _need(not extra, where, f"unknown field(s) {', '.join(sorted(extra))} in '{section}'; allowed: "
+                                f"{', '.join(allowed)}.")
+        for k, typ in allowed.items():
+            if k in d:
+                v = d[k]
+                ok = isinstance(v, str) if typ is str else (_is_int(v) if typ is int else _number(v))
+                _need(ok, where, f"'{section}.{k}' must be {'text' if typ is str else typ.__name__}; got {v!r}.")
+                values[{"kind": "executor", "draws": "predictive_draws"}.get(k, k)] = v
+    exp = Experiment(name=path.stem, path=path, scenario=scenario, fixed=dict(fixed), free=free,
+                     statistics=stats, **values)
+    check_settings(exp, where)
+    try:
+        load_config(list(exp.scenario), exp.overrides())  # fixed values must be valid
+    except ConfigError as exc:
+        raise ConfigError(f"{where} (fixed or scenario): {exc}") from None
+    return exp
+
+
+def check_settings(exp: Experiment, where: str) -> None:
+    """Validate the ABC and executor settings of an experiment."""
+    _need(exp.population >= 10, where, f"abc.population must be an integer >= 10; got {exp.population}.")
+    _need(exp.generations >= 1, where, f"abc.generations must be an integer >= 1; got {exp.generations}.")
+    _need(0 <= exp.min_acceptance_rate < 1, where,
+          f"abc.min_acceptance_rate must be in [0, 1); got {exp.min_acceptance_rate}.")
+    _need(exp.max_simulations == 0 or exp.max_simulations >= exp.population, where,
+          f"abc.max_simulations must be 0 (no limit) or at least abc.population ({exp.population}); "
+          f"got {exp.max_simulations}.")
+    _need(0 <= exp.seed <= 2**32 - 1, where, f"abc.seed must be in [0, 4294967295]; got {exp.seed}.")
+    _need(0 < exp.quantile < 1, where, f"abc.quantile must be in (0, 1); got {exp.quantile}.")
+    _need(exp.distance in DISTANCES, where, f"abc.distance is {exp.distance!r}; allowed: {', '.join(DISTANCES)}.")
+    _need(exp.distance != "regression" or exp.pilot >= 2 * len(exp.free) + 10, where,
+          f"abc.pilot must be an integer >= {2 * len(exp.free) + 10} with the regression distance; got {exp.pilot}.")
+    _need(exp.executor in EXECUTORS, where, f"executor.kind is {exp.executor!r}; allowed: {', '.join(EXECUTORS)}.")
+    _need(exp.scheduling in SCHEDULING, where,
+          f"executor.scheduling is {exp.scheduling!r}; allowed: {', '.join(SCHEDULING)}.")
+    _need(exp.workers >= 0, where, f"executor.workers must be >= 0 (0: all cores); got {exp.workers}.")
+    _need(exp.predictive_draws >= 0, where, f"predictive.draws must be >= 0; got {exp.predictive_draws}.")

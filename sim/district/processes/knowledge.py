@@ -1,0 +1,43 @@
+"""Process 4, knowledge: learning from colleagues and adapting school models."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.district.state import District
+
+
+def peer_learning(m: District) -> None:
+    """Users move their practice toward the (tie-weighted) mean of better-practising using neighbours.
+
+    q_i += peers.learning * max(0, mean_{j in N(i), j using} q_j - q_i), for q in (surface, depth).
+    """
+    ts, rate = m.teachers_state, m.p.peers.learning
+    using = ts.using
+    u = using.astype(float)
+    weight = m.adjacency @ u
+    has = using & (weight > 0)
+    if not has.any():
+        return
+    for q in (ts.surface, ts.depth):
+        mean = np.divide(m.adjacency @ (q * u), weight, out=np.zeros_like(weight), where=has)
+        gap = np.maximum(0.0, mean - q)
+        np.add(q, rate * gap, out=q, where=has)
+
+
+def model_adaptation(m: District) -> None:
+    """Users in a school with a model move toward the model's quality (the faculty adopts and adapts)."""
+    ts, s = m.teachers_state, m.schools_state
+    rate = m.p.principal.model_adapt_rate
+    if not (s.model >= 0).any():
+        return
+    using = ts.using & (s.model >= 0)[ts.school]
+    for q, target in ((ts.depth, s.model_depth), (ts.surface, s.model_surface)):
+        gap = target[ts.school[using]] - q[using]
+        q[using] += rate * np.maximum(0.0, gap)
+
+
+def knowledge_step(m: District) -> None:
+    """Process 4: knowledge moves between colleagues and from school models."""
+    peer_learning(m)
+    model_adaptation(m)

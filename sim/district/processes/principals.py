@@ -1,0 +1,138 @@
+"""Process 2, the principals: turnover, support to teachers, codifying school models,
+and replicating models from other schools."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.district.calendar import monthly
+from sim.district.processes.common import _REFINING, _ROUTINE
+from sim.district.state import District
+
+
+def principal_turnover(m: District) -> None:
+    """Principals leave with the monthly equivalent of ``principal.turnover``.
+
+    A successor has fresh traits; the school's model is lost with probability
+    ``knowledge.turnover_loss_plan`` under a knowledge-management plan and
+    ``turnover_loss_other`` otherwise.
+    """
+    s, p = m.schools_state, m.p.principal
+    leave = m.rng.random(m.n_schools) < monthly(p.turnover)
+    n = int(leave.sum())
+    if not n:
+        return
+    s.leadership[leave] = m.trait(p.leadership_mean, p.leadership_sd, n)
+    s.change_mgmt[leave] = m.trait(p.change_mgmt_mean, p.change_mgmt_sd, n)
+    s.stance[leave] = m.trait(p.stance_mean, p.stance_sd, n)
+    s.principal_hired[leave] = m.steps
+    k = m.p.knowledge
+    loss = k.turnover_loss_plan if m.office.knowledge_mode == "plan" else k.turnover_loss_other
+    lost = leave & (s.model >= 0) & (m.rng.random(m.n_schools) < loss)
+    s.model[lost] = -1
+    s.model_depth[lost] = 0.0
+    s.model_surface[lost] = 0.0
+
+
+def allocate_support(m: District) -> None:
+    """Each teacher's support: own base + coaching + principal + design award.
+
+    extra_s = coaching_fte * coaching_effect * active_s
+              + support_weight * leadership_s * pl_priority
+              + design_competition.support * [award running]
+    support_i = clip(support_base_i + extra_school(i), 0, 1)
+    """
+    o, s, p, t = m.office, m.schools_state, m.p, m.steps
+    active = s.active(t) & ~np.bool_(o.backed_away)
+    extra = (o.coaching_fte * o.coaching_effect * active
+             + p.principal.support_weight * s.leadership * o.pl_priority
+             + p.design_competition.support * (t < s.award_until))
+    s.extra_support[:] = extra
+    ts = m.teachers_state
+    np.clip(ts.support_base + extra[ts.school], 0.0, 1.0, out=ts.support)
+
+
+def effective_change_mgmt(m: District) -> np.ndarray:
+    """Change management with the district's structured support for leaders (multiplicative)."""
+    return np.minimum(1.0, m.schools_state.change_mgmt * (1.0 + m.office.leader_support))
+
+
+def codify(m: District) -> None:
+    """Principals codify a successful teacher experiment into a school model.
+
+    Qualifying experiments: routine or refining practice with depth at least
+    ``codify_min_depth``. A school implementing the initiative without a model
+    codifies its best one with probability
+    ``codify_rate * cm_eff * (stance_floor + (1 - stance_floor) * stance)``,
+    so a principal with no change-management capacity never codifies.
+    """
+    s, p, ts = m.schools_state, m.p.principal, m.teachers_state
+    n_s = m.n_schools
+    open_schools = s.active(m.steps) & (s.model < 0) & ~np.bool_(m.office.backed_away)
+    if not open_schools.any():
+        return
+    qualifies = (ts.stage >= _ROUTINE) & (ts.stage <= _REFINING) & (ts.depth >= p.codify_min_depth)
+    if not qualifies.any():
+        return
+    best_depth = np.where(qualifies, ts.depth, -1.0).reshape(n_s, -1)
+    best = best_depth.argmax(1)
+    has_candidate = best_depth[np.arange(n_s), best] >= 0
+    prob = p.codify_rate * effective_change_mgmt(m) * (p.stance_floor + (1 - p.stance_floor) * s.stance)
+    eligible = open_schools & has_candidate
+    success = np.flatnonzero(eligible & (m.rng.random(n_s) < prob))
+    n_t = m.p.district.teachers_per_school
+    reg = m.registry
+    for school in success:
+        i = school * n_t + best[school]
+        s.model[school] = len(reg.origin)
+        s.model_depth[school] = ts.depth[i]
+        s.model_surface[school] = ts.surface[i]
+        reg.origin.append(int(school))
+        reg.depth.append(float(ts.depth[i]))
+        reg.surface.append(float(ts.surface[i]))
+        reg.step.append(m.steps)
+        reg.in_repository.append(True)
+
+
+def knowledge_reach(m: District) -> float:
+    """How far codified models travel between schools under current knowledge management."""
+    k, o = m.p.knowledge, m.office
+    reach = {"plan": k.reach_plan, "key_person": k.reach_key_person, "none": k.reach_none}[o.knowledge_mode]
+    if m.p.cop.enabled:
+        reach = 1.0 - (1.0 - reach) * (1.0 - m.p.cop.model_reach)
+    return 0.0 if o.backed_away else reach
+
+
+def replicate(m: District) -> None:
+    """Schools without a model import the best model in the district repository.
+
+    Probability per month: ``replicate_rate * reach * cm_eff``. The imported
+    model's quality here is ``model_transfer`` times its quality (adopt and adapt).
+    """
+    s, reg = m.schools_state, m.registry
+    available = np.flatnonzero(reg.in_repository)
+    if available.size == 0:
+        return
+    prob = m.p.knowledge.replicate_rate * knowledge_reach(m) * effective_change_mgmt(m)
+    want = np.flatnonzero(s.active(m.steps) & (s.model < 0) & (m.rng.random(m.n_schools) < prob))
+    if want.size == 0:
+        return
+    origin = np.asarray(reg.origin)[available]
+    quality = np.asarray(reg.depth)[available]
+    transfer = m.p.principal.model_transfer
+    for school in want:
+        options = available[origin != school]
+        if options.size == 0:
+            continue
+        mid = int(options[np.argmax(quality[origin != school])])
+        s.model[school] = mid
+        s.model_depth[school] = transfer * reg.depth[mid]
+        s.model_surface[school] = transfer * reg.surface[mid]
+
+
+def principals_step(m: District) -> None:
+    """Process 2: turnover, support allocation, codification, replication."""
+    principal_turnover(m)
+    allocate_support(m)
+    codify(m)
+    replicate(m)

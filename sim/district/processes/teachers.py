@@ -1,0 +1,199 @@
+"""Process 3, the teachers: turnover, starting experiments, prototyping, judging results,
+and keeping, iterating or abandoning the practice."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.district.calendar import monthly
+from sim.district.processes.common import (
+    _ABANDONED,
+    _EXPLORING,
+    _NON_USE,
+    _PROTOTYPING,
+    _REFINING,
+    _ROUTINE,
+    _move,
+)
+from sim.district.state import District
+
+
+def teacher_turnover(m: District) -> None:
+    """Teachers leave with the monthly equivalent of ``teacher.turnover``; a new hire with
+    fresh traits takes the classroom (counts are conserved)."""
+    leave = m.rng.random(m.n_teachers) < monthly(m.p.teacher.turnover)
+    if leave.any():
+        m.init_teachers(np.flatnonzero(leave))
+
+
+def peer_exposure(m: District, using: np.ndarray) -> np.ndarray:
+    """Peer signal per teacher.
+
+    simple: weighted share of network neighbours using the practice.
+    complex: 1 if the weighted number of using neighbours reaches
+    ``peers.threshold``, else 0 (Centola & Macy 2007).
+    """
+    count = m.adjacency @ using.astype(float)
+    if m.p.peers.contagion == "complex":
+        return (count >= m.p.peers.threshold - 1e-9).astype(float)
+    return np.divide(count, m.degree, out=np.zeros_like(count), where=m.degree > 0)
+
+
+def opportunity(m: District) -> np.ndarray:
+    """Per-school multiplier of experimentation: 1 when implementing, ``inactive_factor`` otherwise."""
+    s = m.schools_state
+    active = s.active(m.steps) & ~np.bool_(m.office.backed_away)
+    return np.where(active, 1.0, m.p.rollout.inactive_factor)
+
+
+def start_experiments(m: District) -> None:
+    """Non-users start exploring; teachers who abandoned may re-enter.
+
+    rate_i = opp_s * flex_s * (1 - pressure_damp * pressure_s)
+             * (explore_rate * enthusiasm_i * autonomy_i + influence * peer_i)
+             + model_pull * leadership_s * [school has a model] * opp_s
+    P(start) = 1 - exp(-rate_i). Abandoned teachers re-enter with probability
+    ``reentry_rate * min(1, peer_i + [school has a model])``.
+    """
+    ts, s, p, o = m.teachers_state, m.schools_state, m.p, m.office
+    school = ts.school
+    peer = peer_exposure(m, ts.using)
+    opp = opportunity(m)
+    has_model = (s.model >= 0).astype(float)
+    school_rate = opp * s.flexibility * (1.0 - o.pressure_damp * s.pressure)
+    rate = (school_rate[school] * (p.teacher.explore_rate * ts.enthusiasm * ts.autonomy + p.peers.influence * peer)
+            + (p.principal.model_pull * s.leadership * has_model * opp)[school])
+    draw = m.rng.random(m.n_teachers)
+    start = (ts.stage == _NON_USE) & (draw < -np.expm1(-rate))
+    reenter = (ts.stage == _ABANDONED) & (
+        draw < p.teacher.reentry_rate * np.minimum(1.0, peer + has_model[school]))
+    _move(ts, start | reenter, _EXPLORING)
+
+
+def commit(m: District) -> None:
+    """Exploring teachers start prototyping or drop out.
+
+    P(commit) = commit_rate * (1 - commit_support_weight * (1 - support_i)); a
+    teacher in a school with a model starts from ``model_transfer`` times the
+    school model's quality (if higher than her own). Otherwise she drops back to
+    non-use with probability ``explore_dropout``.
+    """
+    ts, s, p = m.teachers_state, m.schools_state, m.p.teacher
+    exploring = ts.stage == _EXPLORING
+    if not exploring.any():
+        return
+    draw = m.rng.random(m.n_teachers)
+    prob = p.commit_rate * (1.0 - p.commit_support_weight * (1.0 - ts.support))
+    go = exploring & (draw < prob)
+    drop = exploring & ~go & (draw < prob + (1 - prob) * p.explore_dropout)
+    transfer = m.p.principal.model_transfer
+    if go.any():
+        np.maximum(ts.depth, transfer * s.model_depth[ts.school], out=ts.depth, where=go)
+        np.maximum(ts.surface, transfer * s.model_surface[ts.school], out=ts.surface, where=go)
+    _move(ts, go, _PROTOTYPING)
+    _move(ts, drop, _NON_USE)
+
+
+def effort(m: District) -> np.ndarray:
+    """Effort by stage (0 when not using)."""
+    p = m.p.teacher
+    table = np.array([0.0, 0.0, p.effort_prototyping, p.effort_routine, p.effort_refining, 0.0])
+    return table.take(m.teachers_state.stage)
+
+
+def prototype(m: District) -> None:
+    """Users improve practice; goal clarity decides whether gains go to depth or surface.
+
+    gain_i = learn_rate * effort_i * capacity_i * (learn_base + (1 - learn_base) * support_i)
+    phi = depth_share_min + (depth_share_max - depth_share_min) * goal_clarity
+    surface += gain * (1 - phi) * (1 - surface);  depth += gain * phi * (1 - depth)
+    Non-users' quality decays by ``quality_decay`` per month.
+    """
+    ts, p = m.teachers_state, m.p.teacher
+    e = effort(m)
+    gain = p.learn_rate * e * ts.capacity * (p.learn_base + (1 - p.learn_base) * ts.support)
+    phi = p.depth_share_min + (p.depth_share_max - p.depth_share_min) * m.office.goal_clarity
+    ts.surface += gain * (1 - phi) * (1 - ts.surface)
+    ts.depth += gain * phi * (1 - ts.depth)
+    idle = e == 0
+    np.multiply(ts.surface, 1 - p.quality_decay, out=ts.surface, where=idle)
+    np.multiply(ts.depth, 1 - p.quality_decay, out=ts.depth, where=idle)
+
+
+def spend_energy(m: District) -> None:
+    """Effort without guidance drains energy; some recovers each month.
+
+    energy -= energy_drain * effort * (1 - support) * (1 + margin_share)
+    energy += energy_recovery * (1 - energy), clipped to [0, 1].
+    """
+    ts, p = m.teachers_state, m.p.teacher
+    ts.energy -= p.energy_drain * effort(m) * (1 - ts.support) * (1 + ts.margin_share)
+    ts.energy += p.energy_recovery * (1 - ts.energy)
+    np.clip(ts.energy, 0.0, 1.0, out=ts.energy)
+
+
+def evaluate(m: District) -> None:
+    """Users judge their practice with a noisy signal.
+
+    Without data and coaching (low support) they judge by engagement (surface),
+    not learning (depth): signal = w * depth + (1 - w) * surface + N(0, sd),
+    w = support_i, sd = eval_noise * (1 - support_i / 2).
+    """
+    ts, p = m.teachers_state, m.p.teacher
+    w = ts.support
+    noise = m.rng.standard_normal(m.n_teachers) * p.eval_noise * (1 - 0.5 * w)
+    ts.signal[:] = w * ts.depth + (1 - w) * ts.surface + noise
+
+
+def decide(m: District) -> None:
+    """Users keep, iterate, settle, refine or abandon.
+
+    Abandonment hazard: (abandon_base + abandon_exhaustion * (1 - energy)^2
+    + abandon_poor_signal * [signal < keep_threshold] + abandon_pressure * pressure_s
+    + abandon_boost * [district backed away]), times ``abandon_routine_factor`` for
+    routine and refining users. Otherwise a prototype kept for
+    ``min_prototype_steps`` with a good signal becomes routine w.p.
+    ``routinize_rate``; routine becomes refining w.p. ``refine_rate * capacity * support``.
+    Abandoning costs ``disillusion`` of enthusiasm.
+    """
+    ts, s, p = m.teachers_state, m.schools_state, m.p.teacher
+    using = ts.using
+    poor = ts.signal < p.keep_threshold
+    settled = ts.stage >= _ROUTINE
+    boost = m.p.backaway.abandon_boost if m.office.backed_away else 0.0
+    hazard = (p.abandon_base + p.abandon_exhaustion * (1 - ts.energy) ** 2 + p.abandon_poor_signal * poor
+              + p.abandon_pressure * s.pressure[ts.school] + boost)
+    hazard = np.where(settled, hazard * p.abandon_routine_factor, hazard)
+    draw = m.rng.random(m.n_teachers)
+    abandon = using & (draw < hazard)
+    draw2 = m.rng.random(m.n_teachers)
+    routinize = (~abandon & (ts.stage == _PROTOTYPING) & ~poor
+                 & (ts.stage_steps >= p.min_prototype_steps) & (draw2 < p.routinize_rate))
+    refine = ~abandon & (ts.stage == _ROUTINE) & (draw2 < p.refine_rate * ts.capacity * ts.support)
+    np.multiply(ts.enthusiasm, 1 - p.disillusion, out=ts.enthusiasm, where=abandon)
+    _move(ts, abandon, _ABANDONED)
+    _move(ts, routinize, _ROUTINE)
+    _move(ts, refine, _REFINING)
+
+
+def plan(m: District) -> None:
+    """Teachers of schools in their planning period build capacity."""
+    s, ts = m.schools_state, m.teachers_state
+    planning_schools = s.selected & (m.steps < s.implement_step)
+    if planning_schools.any():
+        planning = planning_schools[ts.school]
+        ts.capacity[planning] = np.minimum(1.0, ts.capacity[planning] + m.p.rollout.planning_capacity_gain)
+
+
+def teachers_step(m: District) -> None:
+    """Process 3: turnover, experiment, commit, prototype, spend energy, evaluate, decide."""
+    ts = m.teachers_state
+    ts.stage_steps += 1
+    teacher_turnover(m)
+    plan(m)
+    start_experiments(m)
+    commit(m)
+    prototype(m)
+    spend_energy(m)
+    evaluate(m)
+    decide(m)

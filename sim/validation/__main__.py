@@ -1,0 +1,3 @@
+from sim.validation.report import main
+
+main()

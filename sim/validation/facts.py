@@ -1,0 +1,182 @@
+"""The stylized facts SF1-SF8 as checks over replicated runs (docs/validation.md)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sim.validation.replicates import (
+    YEAR1,
+    YEAR2,
+    YEAR5,
+    Interval,
+    Replicates,
+    mean_ci,
+    paired_ci,
+    run_replicates,
+    schoolwide_within,
+)
+
+# -- stylized facts SF1-SF8 -----------------------------------------------------------
+
+#: Replicates per scenario and probe steps of the stylized-fact checks (24: the
+#: month before Lake County's withdrawal and the key person's departure).
+SF_REPLICATES = 20
+PROBE_STEPS = (YEAR1, YEAR2, 24, YEAR5)
+#: Month in which lake_backing_away withdraws and key_person_km's key person leaves.
+WITHDRAWAL = 25
+
+Runs = Callable[..., Replicates]
+
+
+@dataclass(frozen=True)
+class Check:
+    """One checked claim: ``getattr(value, stat) op bound`` (e.g. the interval's lower bound > 0.5)."""
+
+    fact: str
+    claim: str
+    value: Interval
+    stat: str  # "lo", "hi" or "mean"
+    op: str  # ">" or "<"
+    bound: float
+
+    def passes(self) -> bool:
+        x = getattr(self.value, self.stat)
+        return x > self.bound if self.op == ">" else x < self.bound
+
+    def criterion(self) -> str:
+        what = {"lo": "lower bound", "hi": "upper bound", "mean": "mean"}[self.stat]
+        return f"{what} {self.op} {self.bound:g}"
+
+    def __str__(self) -> str:
+        return (f"{self.fact}: {self.claim}: {self.value} (need {self.criterion()}): "
+                f"{'holds' if self.passes() else 'FAILS'}")
+
+
+def sf_runs(replicates: int = SF_REPLICATES, base_seed: int = 0) -> Runs:
+    """A cached ``runs(label, overrides=())`` over the default district with the SF probes."""
+    cache: dict[tuple[str, tuple[str, ...]], Replicates] = {}
+
+    def runs(label: str, overrides: tuple[str, ...] = ()) -> Replicates:
+        key = (label, tuple(overrides))
+        if key not in cache:
+            cache[key] = run_replicates(label, replicates, base_seed=base_seed, overrides=overrides,
+                                        probe_steps=PROBE_STEPS)
+        return cache[key]
+
+    return runs
+
+
+def sf1_checks(runs: Runs) -> list[Check]:
+    """SF1: after two years, in most schools PL has not got beyond a handful of pilot classrooms."""
+    b = runs("baseline")
+    return [Check("SF1", "baseline, year 2: share of schools stalled in pilot classrooms (0 < use < 25%)",
+                  mean_ci(b.at(YEAR2, "pilot_stall_share")), "lo", ">", 0.5),
+            Check("SF1", "baseline, year 2: share of schools with school-wide use",
+                  mean_ci(b.at(YEAR2, "schoolwide_share")), "hi", "<", 0.02)]
+
+
+def sf2_checks(runs: Runs, schools: int = 50) -> list[Check]:
+    """SF2: few schools develop replicable strategies; replicated models are rare."""
+    b, k = runs("baseline"), runs("clear_problems+adult_learning")
+    return [Check("SF2", "baseline, year 2: codified school models", mean_ci(b.at(YEAR2, "codified_models")),
+                  "hi", "<", 0.05 * schools),
+            Check("SF2", "baseline, year 5: schools using a model codified elsewhere",
+                  mean_ci(b.at(YEAR5, "replications")), "hi", "<", 0.04 * schools),
+            Check("SF2", "contrast, clear_problems+adult_learning (knowledge plan), year 5: replications",
+                  mean_ci(k.at(YEAR5, "replications")), "lo", ">", 0.2 * schools)]
+
+
+def sf3_checks(runs: Runs) -> list[Check]:
+    """SF3: surface change outpaces depth ("fun, but not intellectually demanding")."""
+    b, c = runs("baseline"), runs("clear_problems")
+    ratio = {y: b.at(y, "mean_surface") / b.at(y, "mean_depth") for y in (YEAR2, YEAR5)}
+    deep = b.at(YEAR5, "deep_adoption") / b.at(YEAR5, "teacher_adoption")
+    return [Check("SF3", "baseline, year 2: users' surface / depth quality", mean_ci(ratio[YEAR2]), "lo", ">", 1.5),
+            Check("SF3", "baseline, year 5: users' surface / depth quality", mean_ci(ratio[YEAR5]), "lo", ">", 1.5),
+            Check("SF3", "baseline, year 5: share of users practising with depth", mean_ci(deep), "hi", "<", 0.1),
+            Check("SF3", "clear_problems - baseline, year 5: users' depth / surface (goals steer effort to depth)",
+                  paired_ci(c.at(YEAR5, "mean_depth") / c.at(YEAR5, "mean_surface"),
+                            b.at(YEAR5, "mean_depth") / b.at(YEAR5, "mean_surface")), "lo", ">", 0.3)]
+
+
+def sf4_checks(runs: Runs) -> list[Check]:
+    """SF4: teachers try many things without guidance and exhaust themselves; the margins are left out."""
+    b, a = runs("baseline"), runs("adult_learning")
+    ex = {y: b.probe(y, "exhaustion_tried") for y in (YEAR1, YEAR2, YEAR5)}
+    return [Check("SF4", "baseline: exhaustion of teachers who tried, year 2 - year 1", paired_ci(ex[YEAR2], ex[YEAR1]),
+                  "lo", ">", 0),
+            Check("SF4", "baseline: exhaustion of teachers who tried, year 5 - year 2", paired_ci(ex[YEAR5], ex[YEAR2]),
+                  "lo", ">", 0),
+            Check("SF4", "baseline, year 2: exhaustion (1 - energy) of teachers who tried", mean_ci(ex[YEAR2]),
+                  "lo", ">", 0.2),
+            Check("SF4", "baseline - adult_learning (coaching), year 2: exhaustion of teachers who tried",
+                  paired_ci(ex[YEAR2], a.probe(YEAR2, "exhaustion_tried")), "lo", ">", 0.05),
+            Check("SF4", "baseline, year 2: share of the richer work reaching students on the margins (users)",
+                  mean_ci(b.probe(YEAR2, "margin_access")), "hi", "<", 0.5),
+            Check("SF4", "baseline: equity gap, year 5 - year 1", paired_ci(b.at(YEAR5, "equity_gap"),
+                                                                        b.at(YEAR1, "equity_gap")), "lo", ">", 0)]
+
+
+def sf5_checks(runs: Runs) -> list[Check]:
+    """SF5: support and enthusiasm among teachers are high: many teachers try."""
+    b = runs("baseline")
+    tried = {y: mean_ci(b.probe(y, "tried_share")) for y in (YEAR2, YEAR5)}
+    return [Check("SF5", "baseline, year 2: share of teachers who have tried PL", tried[YEAR2], "lo", ">", 0.3),
+            Check("SF5", "baseline, year 5: share of teachers who have tried PL", tried[YEAR5], "lo", ">", 0.45),
+            Check("SF5", "baseline, year 2: mean enthusiasm (0-1)", mean_ci(b.probe(YEAR2, "enthusiasm")),
+                  "lo", ">", 0.6)]
+
+
+def sf6_checks(runs: Runs, window: int = 20) -> list[Check]:
+    """SF6: going all in yields markedly more school-wide use and replication; later waves are faster."""
+    b, h = runs("baseline"), runs("henry_all_in")
+    share = schoolwide_within(h.schools, window).pivot(index="replicate", columns="cohort", values="share")
+    later = share[[c for c in share.columns if c > 0]].mean(axis=1)
+    return [Check("SF6", "henry_all_in - baseline, year 5: share of schools school-wide",
+                  paired_ci(h.at(YEAR5, "schoolwide_share"), b.at(YEAR5, "schoolwide_share")), "lo", ">", 0.1),
+            Check("SF6", "henry_all_in - baseline, year 5: replications (schools)",
+                  paired_ci(h.at(YEAR5, "replications"), b.at(YEAR5, "replications")), "lo", ">", 5),
+            Check("SF6", f"henry_all_in: share of a cohort's schools school-wide within {window} months of "
+                         "implementation, later cohorts - cohort 1", paired_ci(later, share[0]), "lo", ">", 0.15)]
+
+
+def sf7_checks(runs: Runs) -> list[Check]:
+    """SF7: backing away (Lake County) collapses adoption and loses what was learned."""
+    lake, stay = runs("lake_backing_away"), runs("lake_backing_away", ("backaway.enabled=false",))
+    before, after = lake.probe(WITHDRAWAL - 1, "initiative_use"), lake.probe(YEAR5, "initiative_use")
+    stock_before, stock_after = lake.probe(WITHDRAWAL - 1, "practice_stock"), lake.probe(YEAR5, "practice_stock")
+    return [Check("SF7", "lake_backing_away: use in initiative schools, year 5 / month before withdrawal",
+                  mean_ci(after / before), "hi", "<", 0.5),
+            Check("SF7", "staying the course - backing away, year 5: use in initiative schools",
+                  paired_ci(stay.probe(YEAR5, "initiative_use"), after), "lo", ">", 0.1),
+            Check("SF7", "lake_backing_away: initiative teachers' practice quality, before withdrawal - year 5",
+                  paired_ci(stock_before, stock_after), "lo", ">", 0),
+            Check("SF7", "backing away / staying the course, year 5: initiative teachers' practice quality",
+                  mean_ci(stock_after / stay.probe(YEAR5, "practice_stock")), "hi", "<", 0.5)]
+
+
+def sf8_checks(runs: Runs) -> list[Check]:
+    """SF8: knowledge management relying on a single individual is fragile: her departure sets the district back."""
+    label = "henry_all_in+key_person_km"
+    left, stays = runs(label), runs(label, ("knowledge.key_person_departure_step=-1",))
+    return [Check("SF8", f"{label}: replications the month before the key person leaves",
+                  mean_ci(left.at(WITHDRAWAL - 1, "replications")), "lo", ">", 0),
+            Check("SF8", f"{label}: replications the month she leaves", mean_ci(left.at(WITHDRAWAL, "replications")),
+                  "hi", "<", 0.5),
+            Check("SF8", "key person stays - leaves, year 5: replications",
+                  paired_ci(stays.at(YEAR5, "replications"), left.at(YEAR5, "replications")), "lo", ">", 5),
+            Check("SF8", "key person stays - leaves, year 5: share of schools school-wide",
+                  paired_ci(stays.at(YEAR5, "schoolwide_share"), left.at(YEAR5, "schoolwide_share")), "lo", ">", 0.02)]
+
+
+SF_CHECKS = (sf1_checks, sf2_checks, sf3_checks, sf4_checks, sf5_checks, sf6_checks, sf7_checks, sf8_checks)
+
+
+def sf_markdown(runs: Runs) -> str:
+    """Table of every stylized-fact check: claim, measured mean [95% CI], criterion, whether it holds."""
+    lines = ["| fact | measure | mean [95% CI] | criterion | holds |", "|---|---|---|---|---|"]
+    for checks in SF_CHECKS:
+        for c in checks(runs):
+            lines.append(f"| {c.fact} | {c.claim} | {c.value} | {c.criterion()} | {'yes' if c.passes() else 'NO'} |")
+    return "\n".join(lines)
