@@ -24,6 +24,7 @@ from sim.files import atomic_path, check_writable, folder_lock, remove_temporary
 from sim.inputs.survey import check_init_survey
 from sim.provenance import provenance
 from sim.runs.plots import curves_with_bands
+from sim.runs.posterior import Posterior, load_posterior
 from sim.runs.runner import RunSpec, replicate_seed, run_many, scenario_presets
 
 SUMMARY_YEARS = (2, 5)
@@ -59,6 +60,8 @@ def check_inputs(args: Sequence[str]) -> DictConfig:
     cfg = load_config("baseline", [*run_overrides, *model_overrides(args)])
     for label in scenario_labels(cfg.run):
         check_init_survey(load_config(scenario_presets(label), model_overrides(args)))
+    if cfg.run.posterior:
+        load_posterior(cfg.run.posterior)
     return cfg
 
 
@@ -90,6 +93,29 @@ def headline_table(summary: pd.DataFrame) -> str:
     return f"End of year {last['year'].iloc[0]} (mean [90% interval]):\n" + table.to_string()
 
 
+def comparison_specs(cfg: DictConfig, labels: Sequence[str], overrides: Sequence[str],
+                     posterior: Posterior | None = None) -> tuple[list[RunSpec], dict[int, int]]:
+    """The runs of a comparison, and the posterior row each replicate drew (none without a posterior).
+
+    Replicate ``r`` has the same seed, and the same posterior row, in every
+    scenario, so differences between scenarios stay paired.
+    """
+    reps = range(int(cfg.run.replicates))
+    draws = {r: posterior.draw_index(int(cfg.seed), r) for r in reps} if posterior else {}
+    specs = [RunSpec(label, r, replicate_seed(cfg.seed, r), tuple(overrides),
+                     posterior.row(draws[r]) if posterior else ())
+             for label in labels for r in reps]
+    return specs, draws
+
+
+def uncertainty_note(posterior: Posterior | None) -> str:
+    """What the intervals of a comparison carry, in words."""
+    if posterior is None:
+        return ("seed variation only (parameters fixed at their configured values; run.posterior=FILE adds "
+                "parameter uncertainty)")
+    return "seed variation and parameter uncertainty: " + posterior.describe()
+
+
 def run_comparison(cfg: DictConfig, overrides: Sequence[str], out: Path) -> pd.DataFrame:
     """Run all scenario x replicate simulations and write the outputs to ``out``.
 
@@ -106,12 +132,14 @@ def run_comparison(cfg: DictConfig, overrides: Sequence[str], out: Path) -> pd.D
 
 def _run_comparison(cfg: DictConfig, overrides: Sequence[str], out: Path) -> pd.DataFrame:
     labels = scenario_labels(cfg.run)
-    specs = [RunSpec(label, r, replicate_seed(cfg.seed, r), tuple(overrides))
-             for label in labels for r in range(cfg.run.replicates)]
+    posterior = load_posterior(cfg.run.posterior) if cfg.run.posterior else None
+    specs, draws = comparison_specs(cfg, labels, overrides, posterior)
     write_text(out / "config.yaml", OmegaConf.to_yaml(cfg))
     meta = provenance(seed=int(cfg.seed), scenarios=labels, replicates=int(cfg.run.replicates),
                       overrides=list(overrides),
-                      replicate_seeds={r: replicate_seed(cfg.seed, r) for r in range(cfg.run.replicates)})
+                      replicate_seeds={r: replicate_seed(cfg.seed, r) for r in range(cfg.run.replicates)},
+                      uncertainty=uncertainty_note(posterior),
+                      posterior=({**posterior.provenance(), "rows_drawn": draws} if posterior else None))
     write_text(out / "provenance.yaml", yaml.safe_dump(meta, sort_keys=False))
     frames: list[pd.DataFrame] = []
     stopped: str | None = None
@@ -143,8 +171,10 @@ def _run_comparison(cfg: DictConfig, overrides: Sequence[str], out: Path) -> pd.
         summary.to_csv(tmp, index=False)
     curves_with_bands(ts, out / "adoption_curves.png",
                       title=f"{cfg.district.schools} schools x {cfg.district.teachers_per_school} teachers, "
-                            f"{cfg.run.replicates} replicates per scenario (90% bands)")
+                            f"{cfg.run.replicates} replicates per scenario (90% bands"
+                            f"{', seeds and parameter uncertainty' if posterior else ''})")
     print(headline_table(summary))
+    print(f"Intervals: {uncertainty_note(posterior)}.")
     print(f"\nWrote {out}/: timeseries.parquet, summary.csv, adoption_curves.png, config.yaml, provenance.yaml")
     return ts
 

@@ -186,6 +186,22 @@ def available_scenarios(config_dir: Path = CONFIG_DIR) -> list[str]:
     return sorted(p.stem for p in (config_dir / SCENARIO_GROUP).glob("*.yaml"))
 
 
+def preset_parameters(config_dir: Path = CONFIG_DIR) -> set[str]:
+    """Dotted paths of every parameter that some preset sets: the policy levers that define the scenarios."""
+    def leaves(node: dict, prefix: str = "") -> Iterable[str]:
+        for key, value in node.items():
+            if isinstance(value, dict):
+                yield from leaves(value, f"{prefix}{key}.")
+            else:
+                yield f"{prefix}{key}"
+
+    out: set[str] = set()
+    for path in (config_dir / SCENARIO_GROUP).glob("*.yaml"):
+        node = yaml.safe_load(path.read_text()) or {}
+        out.update(k for k in leaves({k: v for k, v in node.items() if k not in _NOT_PARAMETERS}))
+    return out
+
+
 def scenario_presets(label: str) -> list[str]:
     """Preset names of a scenario label (``"a+b"`` combines presets a then b); ConfigError on an empty name."""
     names = str(label).split(COMBINE)

@@ -248,6 +248,22 @@ def sensitivity(ok: pd.DataFrame, exp: Experiment, design: pd.DataFrame) -> pd.D
                              **{c: float(si[c][k]) for c in cols}})
     return pd.DataFrame(rows)
 
+def reliability(indices: pd.DataFrame, max_conf: float = 0.1) -> list[str]:
+    """Warnings for Sobol indices whose 95% interval is wider than ``max_conf`` or whose total index exceeds 1.
+
+    ``indices`` has columns ``samples`` (the base sample N), ``S1``, ``S1_conf``,
+    ``ST``, ``ST_conf``; only the rows of the largest N are judged.
+    """
+    last = indices[indices["samples"] == indices["samples"].max()]
+    bad = last[(last["ST_conf"] > max_conf) | (last["S1_conf"] > max_conf) | (last["ST"] > 1.05)]
+    if bad.empty:
+        return []
+    n = int(last["samples"].iloc[0])
+    return [f"Sobol sample too small for {len(bad)} of {len(last)} indices at N={n}: intervals up to "
+            f"+/-{bad[['S1_conf', 'ST_conf']].to_numpy().max():.2f}"
+            + (f", total indices up to {bad['ST'].max():.2f} (> 1 is sampling error)" if (bad["ST"] > 1).any()
+               else "") + "; increase the base sample (design.samples, a power of 2) before reading them."]
+
 
 def plot_sensitivity(indices: pd.DataFrame, method: str, path: Path) -> Path:
     """Bar chart per scenario (rows) and metric (columns): S1 and ST, or mu* and sigma, with intervals."""
@@ -419,6 +435,9 @@ def analyze(out: Path | str) -> list[str]:
     if exp.design.method in ("sobol", "morris"):
         indices = sensitivity(ok, exp, design)
         if not indices.empty:
+            if exp.design.method == "sobol":
+                for warning in reliability(indices.assign(samples=exp.design.samples)):
+                    print(f"sim-analyze: warning: {warning}", file=sys.stderr)
             _csv(indices, out / f"{exp.design.method}_indices.csv")
             plot_sensitivity(indices, exp.design.method, out / f"{exp.design.method}_indices.png")
             written += [f"{exp.design.method}_indices.csv", f"{exp.design.method}_indices.png"]

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import fnmatch
 import hashlib
 import itertools
 import json
@@ -36,10 +37,11 @@ import yaml
 from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf
 
 from sim.config import (REPO_ROOT, ConfigError, ParamSpec, available_scenarios, load_config, parameter_specs,
-                        read_yaml, yaml_problem)
+                        preset_parameters, read_yaml, yaml_problem)
 from sim.district.metrics import METRICS
 from sim.inputs.survey import check_init_survey
 from sim.runs.executors import EXECUTORS
+from sim.runs.posterior import Posterior, load_posterior
 from sim.runs.runner import COMBINE, RunSpec, run_seed, scenario_presets
 
 EXPERIMENTS_DIR = Path(os.environ.get("SIM_EXPERIMENTS_DIR", REPO_ROOT / "experiments")).resolve()
@@ -122,6 +124,9 @@ class SweepSchema:
     steps: Optional[int] = None  # None: the model's default
     record_every: int = 1  # record every k steps (and the last); 0: the last step only
     metrics: Any = "all"  # "all" or a list from sim.district.metrics.METRICS
+    posterior: Optional[str] = None  # posterior sample CSV: each run draws the parameters the design does not set
+    parameter_set: Optional[str] = None  # "behavioural": vary every numeric behavioural parameter over its range
+    exclude: list[str] = field(default_factory=list)  # glob patterns of parameters parameter_set leaves out
     analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
     # runner settings (usually given on the command line)
     out: str = "results/${experiment}"
@@ -346,6 +351,45 @@ def _check(path: str, spec: ParamSpec, value: Any) -> None:
         raise ConfigError(f"parameters.{path}: {exc}") from None
 
 
+# --------------------------------------------------------------------------- parameter sets
+
+#: Named sets of parameters an experiment can vary at once (``parameter_set``).
+PARAMETER_SETS = ("behavioural",)
+#: Not behavioural: replicate seeds, run length, district size, sim-run, metric, survey and input settings.
+NOT_BEHAVIOURAL = ("seed", "steps", "district.schools", "district.teachers_per_school", "district.name", "run.*",
+                   "metrics.*", "survey.*", "init.*")
+
+
+def parameter_set(name: str, exclude: Sequence[str], overrides: Sequence[str], method: str) -> dict[str, dict]:
+    """``{path: {range: [lo, hi]}}`` for every parameter of a named set (each over its documented range).
+
+    ``behavioural``: every numeric (integer or real, not list) parameter of
+    ``scenarios/config.yaml`` that is not a bookkeeping, size, metric, survey or
+    input setting (:data:`NOT_BEHAVIOURAL`) nor a policy lever (a parameter some
+    preset sets: varying it would erase the scenarios' differences), minus those
+    matching ``exclude`` (glob patterns, e.g. ``"*.step"``) and those fixed in
+    ``overrides``.
+    Parameters listed under ``parameters`` override their entry here (e.g. a
+    narrower range).
+    """
+    if name not in PARAMETER_SETS:
+        hint = difflib.get_close_matches(name, PARAMETER_SETS, n=1)
+        raise ConfigError(f"Unknown parameter_set '{name}'." + (f" Did you mean '{hint[0]}'?" if hint else "")
+                          + f" Allowed: {', '.join(PARAMETER_SETS)}.")
+    if method not in ("lhs", *SALIB_DESIGNS):
+        raise ConfigError(f"parameter_set varies parameters over ranges: use design.method lhs, sobol or morris "
+                          f"(not {method}).")
+    fixed = {ov.split("=", 1)[0].lstrip("+~") for ov in overrides} | preset_parameters()
+    out = {}
+    for path, spec in parameter_specs().items():
+        numeric = spec.range is not None and spec.choices is None and not isinstance(spec.default, list | bool)
+        skipped = any(fnmatch.fnmatchcase(path, pat) for pat in (*NOT_BEHAVIOURAL, *exclude))
+        if numeric and not skipped and path not in fixed and spec.range[0] < spec.range[1]:
+            lo, hi = spec.range
+            out[path] = {"range": [int(lo), int(hi)] if isinstance(spec.default, int) else [lo, hi]}
+    return out
+
+
 # --------------------------------------------------------------------------- the experiment
 
 @dataclass(frozen=True)
@@ -365,6 +409,7 @@ class Experiment:
     metrics: tuple[str, ...]
     analysis: AnalysisConfig
     config: dict  # the composed experiment, resolved (scenarios expanded)
+    posterior: Posterior | None = None
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -449,8 +494,13 @@ def parse_experiment(cfg: DictConfig | dict, steps: dict[str, int] | None = None
                               "base seed with 'seed', and the number of steps with 'steps'.")
     labels = _scenario_labels(_plain(cfg.scenarios)) if steps is None else list(steps)
 
-    raw = OmegaConf.to_container(cfg.parameters, resolve=True)
-    parameters = tuple(parse_parameter(path, entry, method) for path, entry in _flatten(raw).items())
+    raw = _flatten(OmegaConf.to_container(cfg.parameters, resolve=True))
+    if cfg.parameter_set is not None:
+        raw = {**parameter_set(str(cfg.parameter_set), list(cfg.exclude), overrides, method), **raw}
+    elif len(cfg.exclude):
+        raise ConfigError("exclude lists parameters to leave out of a parameter_set; set parameter_set: "
+                          f"{PARAMETER_SETS[0]} or drop exclude.")
+    parameters = tuple(parse_parameter(path, entry, method) for path, entry in raw.items())
     for p in parameters:
         if any(ov.split("=", 1)[0].lstrip("+~") == p.path for ov in overrides):
             raise ConfigError(f"parameters.{p.path} is varied and also fixed in overrides; keep one.")
@@ -506,11 +556,23 @@ def parse_experiment(cfg: DictConfig | dict, steps: dict[str, int] | None = None
                               f"(default {MAX_RUNS:,}); if you mean it, raise it with max_runs={size.runs}, or "
                               "choose fewer replicates, points or scenarios.")
 
+
+    posterior = None
+    if cfg.posterior:
+        posterior = load_posterior(Path(str(cfg.posterior)))
+        fixed_keys = {ov.split("=", 1)[0].lstrip("+~") for ov in overrides}
+        clash = sorted(set(posterior.names) & fixed_keys)
+        if clash:
+            raise ConfigError(f"posterior: {', '.join(clash)} is drawn from the posterior and also fixed in "
+                              "overrides; keep one.")
     config = OmegaConf.to_container(cfg, resolve=True)
     config["scenarios"] = labels
+    if cfg.parameter_set is not None:  # record the expanded set: later analyses must not re-expand a changed config
+        config.update(parameters={k: raw[k] for k in raw}, parameter_set=None, exclude=[])
     return Experiment(name=name, scenarios=tuple(labels), overrides=overrides, parameters=parameters,
                       design=design, replicates=replicates, seed=seed, seeds=seeds, steps=steps,
-                      record_every=record_every, metrics=metrics, analysis=analysis, config=config)
+                      record_every=record_every, metrics=metrics, analysis=analysis, config=config,
+                      posterior=posterior)
 
 
 @dataclass(frozen=True)
@@ -583,13 +645,11 @@ class Design:
 
     def frame(self) -> pd.DataFrame:
         """One row per design row: ``row``, ``point`` key, parameter values, ``u:<name>`` unit coordinates."""
-        df = pd.DataFrame({"row": np.arange(len(self.points)), "point": [point_key(p) for p in self.points]})
-        for name in self.names:
-            df[name] = [column_value(p[name]) for p in self.points]
+        columns = {"row": np.arange(len(self.points)), "point": [point_key(p) for p in self.points]}
+        columns.update({name: [column_value(p[name]) for p in self.points] for name in self.names})
         if self.unit is not None:
-            for j, name in enumerate(self.names):
-                df[f"u:{name}"] = self.unit[:, j]
-        return df
+            columns.update({f"u:{name}": self.unit[:, j] for j, name in enumerate(self.names)})
+        return pd.DataFrame(columns)
 
 
 def make_design(exp: Experiment) -> Design:
@@ -670,6 +730,11 @@ def make_plan(exp: Experiment, design: Design) -> list[SweepRun]:
                 seed = run_seed(exp.seed, r, seed_key)
                 identity = {"scenario": label, "config": config, "point": point, "replicate": r, "seed": seed,
                             "overrides": fixed, "record_every": exp.record_every, "metrics": exp.metrics}
+                drawn: tuple[tuple[str, Any], ...] = ()
+                if exp.posterior is not None:
+                    row = exp.posterior.draw_index(exp.seed, r, None if exp.seeds == "common" else seed_key)
+                    drawn = tuple((n, v) for n, v in exp.posterior.row(row) if n not in design.names)
+                    identity["posterior"] = [exp.posterior.digest, row]
                 runs.append(SweepRun(_digest(identity)[:16], key, values,
-                                     RunSpec(label, r, seed, fixed, values)))
+                                     RunSpec(label, r, seed, fixed, (*drawn, *values))))
     return runs
