@@ -2,7 +2,7 @@
 
 Writes a synthetic survey of about SIZE_MB megabytes (valid rows, 4 waves,
 every item), then, in a fresh process each, (a) validates and summarises it
-as ``python -m sim.survey_data PATH`` does (:func:`summarise_survey`,
+as ``python -m sim.inputs.survey PATH`` does (:func:`summarise_survey`,
 streaming) and (b) loads it with :func:`load_survey` (all respondents kept,
 as calibration does) and computes :func:`statistics_table`; reports the peak
 resident memory (``ru_maxrss``) and the time taken.
@@ -20,12 +20,12 @@ from pathlib import Path
 
 import numpy as np
 
-from sim.survey import ITEMS
+from sim.district.survey import ITEMS
 
 CHILD = """
 import resource, sys, time
 t0 = time.perf_counter()
-from sim.survey_data import load_survey, statistics_table, summarise_survey
+from sim.inputs.survey import load_survey, statistics_table, summarise_survey
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 if sys.argv[2] == "summarise":
     report, table = summarise_survey(sys.argv[1])
@@ -71,7 +71,7 @@ def main(sizes: list[float]) -> None:
         for how in ("summarise", "load"):
             rows, _, base, peak, seconds = subprocess.run([sys.executable, "-c", CHILD, str(path), how], check=True,
                                                           capture_output=True, text=True).stdout.split()
-            label = "summarise (python -m sim.survey_data)" if how == "summarise" else "load_survey + statistics"
+            label = "summarise (python -m sim.inputs.survey)" if how == "summarise" else "load_survey + statistics"
             print(f"| {path.stat().st_size / 1e6:.0f} | {int(rows):,} | {label} | {int(peak):,} | {int(base):,} | "
                   f"{seconds} |", flush=True)
 

@@ -219,5 +219,7 @@ def main() -> None:
     hydra.main(config_path=str(CONFIG_DIR), config_name=CONFIG_NAME, version_base="1.3")(_hydra_app)()
 
 
-if __name__ == "__main__":
-    main()
+if __name__ == "__main__":  # as the console script: the shared exits at every phase
+    from sim.exits import launch
+
+    launch("sim-run")

@@ -33,7 +33,18 @@ _NOT_PARAMETERS = ("defaults", "hydra")
 
 
 class ConfigError(ValueError):
-    """A configuration, override or input that the model refuses, with a readable reason."""
+    """A configuration, override or input that the model refuses, with a readable reason.
+
+    The message is kept to one paragraph of printable text: control characters
+    that came from the input (a newline in a key, a NUL byte, a terminal escape
+    sequence) are shown escaped, never passed to the terminal.
+    """
+
+    def __init__(self, message: object = "", *args: object) -> None:
+        text = str(message)
+        if not text.isprintable():
+            text = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+        super().__init__(text, *args)
 
 
 def yaml_problem(exc: BaseException) -> str:

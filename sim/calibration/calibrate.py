@@ -47,7 +47,7 @@ from sim.calibration.experiment import (
 )
 from sim.config import ConfigError, read_yaml
 from sim.exits import EXIT_BAD_INPUT, EXIT_INTERRUPTED, catch_ctrl_c, machine_failures
-from sim.files import check_writable
+from sim.files import atomic_path, check_writable
 from sim.inputs.survey import SurveyData, load_survey, split_name
 from sim.runs.executors import resolve_workers
 
@@ -150,8 +150,12 @@ def pilot_sample(exp: Experiment, simulator: SurveySimulator, ex: Executor, out:
     path = out / "pilot.csv"
     keys = list(exp.free)
     if path.exists():
-        df = pd.read_csv(path)
-        return Pilot(df[keys], df[names])
+        try:
+            df = pd.read_csv(path)
+            if len(df) == exp.pilot:
+                return Pilot(df[keys], df[names])
+        except (ValueError, KeyError, UnicodeDecodeError):  # damaged: the pilot is deterministic, draw it again
+            pass
     ss = np.random.SeedSequence(exp.seed, spawn_key=(_PILOT_KEY,))
     draw_ss, sim_ss = ss.spawn(2)
     rng = np.random.default_rng(draw_ss)
@@ -160,7 +164,8 @@ def pilot_sample(exp: Experiment, simulator: SurveySimulator, ex: Executor, out:
     start = time.perf_counter()
     stats = pd.DataFrame(ex.map(simulate_statistics, [(simulator, row, s) for row, s in
                                                   zip(params.to_dict("records"), seeds)]))[names]
-    pd.concat([params, stats], axis=1).to_csv(path, index=False)
+    with atomic_path(path) as tmp:
+        pd.concat([params, stats], axis=1).to_csv(tmp, index=False)
     say(f"pilot: {exp.pilot} simulations from the prior fit the regression summaries "
         f"({time.perf_counter() - start:.0f} s).", flush=True)
     return Pilot(params, stats)
@@ -639,5 +644,7 @@ def main() -> None:
     hydra.main(config_path=None, config_name="sim_calibrate", version_base="1.3")(_hydra_app)()
 
 
-if __name__ == "__main__":
-    main()
+if __name__ == "__main__":  # as the console script: the shared exits at every phase
+    from sim.exits import launch
+
+    launch("sim-calibrate")

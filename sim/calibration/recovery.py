@@ -31,7 +31,7 @@ import yaml
 
 from sim.api import virtual_survey
 from sim.config import ConfigError, read_yaml
-from sim.exits import EXIT_BAD_INPUT, EXIT_INTERRUPTED, catch_ctrl_c
+from sim.exits import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, catch_ctrl_c, machine_failure
 
 _RECIPE_KEYS = {"description", "scenario", "overrides", "truth", "waves", "seed", "n_respondents", "missing_share"}
 
@@ -241,6 +241,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     except CalibrationInterrupted as exc:  # finished cases and generations are kept; the same command resumes
         print(f"recovery: {exc}", file=sys.stderr)
         raise SystemExit(EXIT_INTERRUPTED) from None
+    except KeyboardInterrupt:  # before or between the calibrations
+        print("recovery: interrupted (Ctrl-C); finished cases are kept.", file=sys.stderr)
+        raise SystemExit(EXIT_INTERRUPTED) from None
+    except OSError as exc:
+        print(machine_failure("recovery", exc, "Finished cases are kept; the same command resumes."), file=sys.stderr)
+        raise SystemExit(EXIT_FAILED) from None
 
 
 if __name__ == "__main__":

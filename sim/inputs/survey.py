@@ -311,8 +311,9 @@ def _blocks(path: Path, state: dict) -> Iterator[str]:
                     at = text.index("\x00")
                     line = state["lines"] + text.count("\n", 0, at) + 1
                     field_no = text[text.rfind("\n", 0, at) + 1:at].count(",")
-                    header = state.get("header") or []
+                    header = state.get("header") or [h.strip() for h in text.split("\n", 1)[0].split(",")]
                     column = header[field_no] if line > 1 and field_no < len(header) else None
+                    column = column if column in (*REQUIRED, *OPTIONAL, *ITEMS) else None
                     raise SurveyDataError(f"{_where(path, line - 1 if line > 1 else None, line, column)}: the file "
                                           "contains a NUL byte (a binary file, or a damaged export); a survey is a "
                                           "UTF-8 text CSV (see docs/survey.md).")

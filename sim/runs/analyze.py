@@ -473,5 +473,7 @@ def main() -> None:
     print(f"Wrote {out}/: " + ", ".join(written))
 
 
-if __name__ == "__main__":
-    main()
+if __name__ == "__main__":  # as the console script: the shared exits at every phase
+    from sim.exits import launch
+
+    launch("sim-analyze")

@@ -36,7 +36,7 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 from tqdm.auto import tqdm
 
-from sim.config import ConfigError, load_config
+from sim.config import ConfigError, load_config, read_yaml
 from sim.exits import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, catch_ctrl_c, machine_failure, machine_failures
 from sim.files import atomic_path, check_writable, write_text
 from sim.provenance import package_versions, provenance
@@ -216,7 +216,8 @@ def _atomic_yaml(path: Path, data: dict) -> None:
 
 def _record(exp: Experiment, design: Design, n_runs: int, out: Path) -> dict:
     path = out / "experiment.yaml"
-    old = yaml.safe_load(path.read_text()) if path.is_file() else {}
+    old = read_yaml(path, "sweep record") if path.is_file() else {}
+    old = old if isinstance(old, dict) else {}
     scenarios = {}
     for label in exp.scenarios:
         fixed = [*exp.overrides, f"steps={exp.steps[label]}"]
@@ -463,5 +464,7 @@ def main() -> None:
     hydra.main(config_path=str(directory), config_name=stem, version_base="1.3")(_hydra_app)()
 
 
-if __name__ == "__main__":
-    main()
+if __name__ == "__main__":  # as the console script: the shared exits at every phase
+    from sim.exits import launch
+
+    launch("sim-sweep")

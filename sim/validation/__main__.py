@@ -1,3 +1,3 @@
-from sim.validation.report import main
+from sim.exits import launch
 
-main()
+launch("sim-validate")
