@@ -27,10 +27,10 @@ from sim.provenance import provenance
 from sim.runs.plots import curves_with_bands
 from sim.runs.posterior import Posterior, load_posterior
 from sim.runs.runner import RunSpec, replicate_seed, run_many, scenario_presets
+from sim.runs.summary import plain_summary
 
 SUMMARY_YEARS = (2, 5)
 LOCK_FILE = ".run.lock"
-HEADLINE = ("teacher_adoption", "deep_adoption", "schoolwide_share", "pilot_stall_share", "replicated_models")
 
 
 HELP = """
@@ -106,17 +106,6 @@ def summarize(ts: pd.DataFrame, steps: int) -> pd.DataFrame:
                              "mean": v.mean(), "q05": v.quantile(0.05), "q95": v.quantile(0.95),
                              "replicates": len(v)})
     return pd.DataFrame(rows)
-
-
-def headline_table(summary: pd.DataFrame) -> str:
-    """Readable table: headline metrics at the last checkpoint, mean [90% interval]."""
-    last = summary[summary["year"] == summary["year"].max()]
-    last = last[last["metric"].isin(HEADLINE)]
-    cell = last.apply(lambda r: f"{r['mean']:.2f} [{r['q05']:.2f}, {r['q95']:.2f}]", axis=1)
-    table = last.assign(cell=cell).pivot(index="scenario", columns="metric", values="cell")
-    table = table[[m for m in HEADLINE if m in table.columns]]
-    table = table.reindex(list(dict.fromkeys(last["scenario"])))
-    return f"End of year {last['year'].iloc[0]} (mean [90% interval]):\n" + table.to_string()
 
 
 def comparison_specs(cfg: DictConfig, labels: Sequence[str], overrides: Sequence[str],
@@ -199,7 +188,7 @@ def _run_comparison(cfg: DictConfig, overrides: Sequence[str], out: Path) -> pd.
                       title=f"{cfg.district.schools} schools x {cfg.district.teachers_per_school} teachers, "
                             f"{cfg.run.replicates} replicates per scenario (90% bands"
                             f"{', seeds and parameter uncertainty' if posterior else ''})")
-    print(headline_table(summary))
+    print(plain_summary(summary))
     print(f"Intervals: {uncertainty_note(posterior)}.")
     print(f"\nWrote {out}/: timeseries.parquet, summary.csv, adoption_curves.png, config.yaml, provenance.yaml")
     return ts

@@ -377,10 +377,13 @@ def _finish(result: SweepResult, settings: Settings) -> None:
               f"of memory, or the Dask scheduler was lost. {saved}", file=sys.stderr)
         return
     if settings.analyze:
-        from sim.runs.analyze import analyze
+        from sim.runs.analyze import analyze, plain_report
 
         written = analyze(result.out)
         print(f"Wrote {result.out}/: runs/, experiment.yaml, design.parquet, " + ", ".join(written))
+        report = plain_report(result.out)
+        if report:
+            print("\n" + report)
 
 
 # --------------------------------------------------------------------------- the Hydra app
