@@ -54,3 +54,15 @@ def test_example_survey_regenerates_bit_identically_from_its_recipe(tmp_path):
     assert out.read_bytes() == (data / "synthetic_baseline.csv").read_bytes(), (
         "experiments/data/synthetic_baseline.csv no longer matches its recipe: regenerate it with the command "
         "in experiments/data/synthetic_baseline.yaml (and the calibration example that uses it)")
+
+
+def test_docs_name_only_what_the_repository_contains():
+    import re
+
+    forbidden = re.compile(r"shared/|facts\.md|\bS00\d\b|\bissues? \d|\bthe issue\b|\bhelpers?\b|/work/")
+    files = [REPO_ROOT / "README.md", *(REPO_ROOT / "docs").glob("*.md"), *(REPO_ROOT / "scenarios").rglob("*.yaml"),
+             *(REPO_ROOT / "experiments").glob("*.yaml")]
+    found = [f"{f.relative_to(REPO_ROOT)}:{i}: {m.group(0)}" for f in files
+             for i, line in enumerate(f.read_text(encoding="utf-8").splitlines(), 1)
+             for m in [forbidden.search(line)] if m]
+    assert not found, "cite sources by title, not by files outside the repository:\n" + "\n".join(found)
