@@ -16,6 +16,7 @@ import pandas as pd
 import yaml
 from omegaconf import DictConfig, OmegaConf
 
+from sim.args import show_help, wants_help
 from sim.config import CONFIG_DIR, CONFIG_NAME, SCENARIO_GROUP, ConfigError, available_scenarios, load_config
 from sim.district.calendar import MONTHS_PER_YEAR
 from sim.district.metrics import METRICS
@@ -26,10 +27,35 @@ from sim.provenance import provenance
 from sim.runs.plots import curves_with_bands
 from sim.runs.posterior import Posterior, load_posterior
 from sim.runs.runner import RunSpec, replicate_seed, run_many, scenario_presets
+from sim.runs.summary import plain_summary
 
 SUMMARY_YEARS = (2, 5)
 LOCK_FILE = ".run.lock"
-HEADLINE = ("teacher_adoption", "deep_adoption", "schoolwide_share", "pilot_stall_share", "replicated_models")
+
+
+HELP = """
+Usage: sim-run [run.setting=value ...] [model.parameter=value ...]
+
+Runs each scenario preset x run.replicates, writes results/<run.name>/
+(timeseries.parquet, summary.csv, adoption_curves.png, config.yaml,
+provenance.yaml) and prints a short summary, baseline first.
+
+Settings of the run:
+  run.scenarios=[a,b]   presets to compare (default: all); '{combine}' combines
+                        presets, e.g. run.scenarios=[baseline,clear_problems{combine}flexibility]
+  run.replicates=N      replicates per scenario (default 20)
+  run.name=NAME         output folder under results/ (default: a time stamp)
+  run.workers=N         processes (0: all cores)
+  run.posterior=FILE    draw parameters from a sim-calibrate posterior sample
+Model settings (every run): any parameter, e.g.
+  district.schools=30  steps=50  seed=1  policy.goal_clarity=0.8
+Scenario presets: {presets}
+
+Example:
+  sim-run run.scenarios=[baseline,henry_all_in] run.replicates=10 district.schools=30
+
+Every model parameter, its meaning, range and source: {parameters}.
+"""
 
 
 def model_overrides(args: Sequence[str]) -> list[str]:
@@ -80,17 +106,6 @@ def summarize(ts: pd.DataFrame, steps: int) -> pd.DataFrame:
                              "mean": v.mean(), "q05": v.quantile(0.05), "q95": v.quantile(0.95),
                              "replicates": len(v)})
     return pd.DataFrame(rows)
-
-
-def headline_table(summary: pd.DataFrame) -> str:
-    """Readable table: headline metrics at the last checkpoint, mean [90% interval]."""
-    last = summary[summary["year"] == summary["year"].max()]
-    last = last[last["metric"].isin(HEADLINE)]
-    cell = last.apply(lambda r: f"{r['mean']:.2f} [{r['q05']:.2f}, {r['q95']:.2f}]", axis=1)
-    table = last.assign(cell=cell).pivot(index="scenario", columns="metric", values="cell")
-    table = table[[m for m in HEADLINE if m in table.columns]]
-    table = table.reindex(list(dict.fromkeys(last["scenario"])))
-    return f"End of year {last['year'].iloc[0]} (mean [90% interval]):\n" + table.to_string()
 
 
 def comparison_specs(cfg: DictConfig, labels: Sequence[str], overrides: Sequence[str],
@@ -173,7 +188,7 @@ def _run_comparison(cfg: DictConfig, overrides: Sequence[str], out: Path) -> pd.
                       title=f"{cfg.district.schools} schools x {cfg.district.teachers_per_school} teachers, "
                             f"{cfg.run.replicates} replicates per scenario (90% bands"
                             f"{', seeds and parameter uncertainty' if posterior else ''})")
-    print(headline_table(summary))
+    print(plain_summary(summary))
     print(f"Intervals: {uncertainty_note(posterior)}.")
     print(f"\nWrote {out}/: timeseries.parquet, summary.csv, adoption_curves.png, config.yaml, provenance.yaml")
     return ts
@@ -202,6 +217,8 @@ def main() -> None:
 
     catch_ctrl_c()
     args = sys.argv[1:]
+    if wants_help(args):
+        show_help(HELP)
     if not any(a.startswith("-") for a in args):
         try:
             cfg = check_inputs(args)

@@ -10,7 +10,7 @@ import sys
 from sim.config import REPO_ROOT, parameter_specs
 
 OUT = REPO_ROOT / "docs" / "parameters.md"
-SEEDS = "S000-S004 are the seed documents in shared/seeds/ (000_*.txt ... 004_*.txt); facts.md is shared/design/facts.md."
+SEEDS = ("Sources are cited by title: CRPE's report *Personalized Learning at a Crossroads* (2018; its executive summary and slide deck), CRPE's essay on it, its news coverage, and the published papers and case reports named.")
 
 
 def _cell(text: object) -> str:

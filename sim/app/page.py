@@ -46,6 +46,7 @@ from sim.app.state import (
     settings_from_args,
 )
 from sim.app.views import CHARTS, Chart, DistrictPicture, fmt_value, is_share
+from sim.args import parse, show_help, wants_help
 from sim.config import ConfigError, available_scenarios, parameter_specs
 from sim.exits import EXIT_BAD_INPUT
 from sim.runs.plots import LABELS
@@ -343,14 +344,29 @@ USAGE = ("usage: sim-app [port=8765] [out=results/app] serves the workshop app o
          "'Save comparison' button.")
 
 
+HELP = """
+Usage: sim-app [port=8765] [out=results/app]
+       sim-app export [scenario=PRESET] [seed=N] [schools=N] [LEVER=value ...] [steps=MONTHS] [out=DIR]
+
+Serves the workshop what-if app on http://127.0.0.1:<port>/ (port=0 picks a
+free port): pick a preset, move the levers, Reset, then Step or Play, side by
+side with the baseline at the same seed. "Save comparison" writes PNG figures
+and a CSV to out=DIR. 'sim-app export ...' saves the same comparison without a
+browser.
+
+Levers: """ + ", ".join(lv.name for lv in LEVERS) + """
+Choices: """ + ", ".join(c.name for c in CHOICES) + """
+Scenario presets: {presets}
+
+Example:
+  sim-app export scenario=henry_all_in coaching=1 steps=50 out=results/handout
+
+The levers' ranges and sources: {parameters}; the app: docs/app.md.
+"""
+
+
 def _parse_options(args: Sequence[str], allowed: Sequence[str]) -> dict[str, str]:
-    opts: dict[str, str] = {}
-    for a in args:
-        key, sep, value = a.partition("=")
-        if not sep or key not in allowed:
-            raise ConfigError(f"Unknown argument '{a}'. Allowed: {', '.join(f'{k}=...' for k in allowed)}.")
-        opts[key] = value
-    return opts
+    return parse("sim-app", args, allowed, model=False).tool
 
 
 def _port(text: str) -> int:
@@ -399,9 +415,8 @@ def export_command(args: Sequence[str]) -> Path:
 def main(argv: Sequence[str] | None = None) -> None:
     """Console entry point of ``sim-app``."""
     args = list(sys.argv[1:] if argv is None else argv)
-    if any(a in ("-h", "--help", "help") for a in args):
-        print(USAGE)
-        return
+    if wants_help(args):
+        show_help(HELP)
     try:
         if args and args[0] == "export":
             out = export_command(args[1:])

@@ -41,8 +41,9 @@ from sim.config import ConfigError, yaml_problem
 from sim.exits import EXIT_BAD_INPUT, catch_ctrl_c
 from sim.files import atomic_path
 from sim.runs.experiment import Experiment, parse_experiment
-from sim.runs.plots import LABELS, band_stats, curves_with_bands
+from sim.runs.plots import LABELS, band_stats, curves_with_bands, format_value, preset_label
 from sim.runs.store import RunStore
+from sim.runs.summary import HEADLINE, plain_summary
 
 #: Parameters with more distinct values than this are binned (by quantile) in parameters.png.
 MAX_LEVELS = 12
@@ -451,19 +452,92 @@ def analyze(out: Path | str) -> list[str]:
     return written
 
 
+def _limit_in_words(row: pd.Series, param) -> str:
+    """One restriction of a PRIM box in words, e.g. 'coaching_fte at least 0.54'."""
+    name = row["parameter"]
+    if isinstance(row.get("values"), str) and row["values"]:
+        return f"{name} is {' or '.join(v.strip() for v in row['values'].split(','))}"
+    lo, hi = float(row["lower"]), float(row["upper"])
+    if param is not None and param.values and all(isinstance(v, bool) for v in param.values):
+        return f"{name} is {'true' if lo > 0 else 'false'}"  # PRIM sees flags as 0/1
+    bounds = None if param is None else param.bounds
+    if bounds is None:
+        return f"{name} between {lo:.2g} and {hi:.2g}"
+    tol = 0.02 * (bounds[1] - bounds[0])
+    if lo <= bounds[0] + tol:
+        return f"{name} at most {hi:.2g}"
+    if hi >= bounds[1] - tol:
+        return f"{name} at least {lo:.2g}"
+    return f"{name} between {lo:.2g} and {hi:.2g}"
+
+
+def boxes_in_words(boxes: pd.DataFrame, exp: Experiment) -> str:
+    """PRIM boxes as sentences: how often runs in the box succeed, how much of the success it covers, and
+    the restrictions (a limit at the edge of a parameter's range is no restriction and is not named)."""
+    if boxes.empty:
+        return ""
+    d = exp.analysis.discovery
+    params = {p.path: p for p in exp.parameters}
+    success = (f"{LABELS.get(d.metric, d.metric).lower()} {'at least' if d.above else 'at most'} "
+               f"{format_value(d.metric, d.threshold)}")
+    lines = [f"Where runs succeed ({success} at the last step), found by PRIM:"]
+    for (scenario, b), g in boxes.groupby(["scenario", "box"], sort=False):
+        r = g.iloc[0]
+        limits = [_limit_in_words(row, params.get(row["parameter"])) for _, row in g.iterrows()
+                  if isinstance(row.get("parameter"), str)]
+        lines.append(f"  {preset_label(scenario)}, box {b}: {int(r['successes_in_box'])} of "
+                     f"{int(r['runs_in_box'])} runs in it succeed ({r['density']:.0%}), "
+                     f"{r['coverage']:.0%} of all {int(r['successes_total'])} successes; when "
+                     + ("; ".join(limits) if limits else "anything") + ".")
+    return "\n".join(lines)
+
+
+def plain_report(out: Path | str) -> str:
+    """The short plain-language summary the tools print after an analysis (from the files it wrote)."""
+    out = Path(out)
+    exp, _, _ = load(out)
+    parts = []
+    if (out / "summary.csv").exists():
+        summary = pd.read_csv(out / "summary.csv")
+        if "point" in summary and summary["point"].astype(str).eq("-").all():
+            parts.append(plain_summary(summary, [m for m in HEADLINE if m in exp.metrics] or exp.metrics))
+    if (out / "prim_boxes.csv").exists():
+        parts.append(boxes_in_words(pd.read_csv(out / "prim_boxes.csv", keep_default_na=False,
+                                                na_values=[""]), exp))
+    return "\n\n".join(p for p in parts if p)
+
+
+HELP = """
+Usage: sim-analyze out=DIR
+
+(Re)analyses a sweep folder written by sim-sweep: summary.csv (mean and 90%
+interval per scenario, design point and analysis step), plots, Sobol/Morris
+indices and PRIM boxes as the experiment asks, and a short summary.
+
+Example:
+  sim-analyze out=results/levers_factorial
+
+Experiment fields (analysis.steps, analysis.discovery ...): docs/sweeps.md.
+"""
+
+
 def parse_args(args: Sequence[str]) -> Path:
-    """``out=DIR`` from the command line (the only argument)."""
-    outs = [a.split("=", 1)[1] for a in args if a.startswith("out=")]
-    unknown = [a for a in args if not a.startswith("out=")]
-    if unknown or len(outs) != 1 or not outs[0]:
-        raise ConfigError("usage: sim-analyze out=DIR, where DIR is a folder written by sim-sweep"
-                          + (f" (not understood: {' '.join(unknown)})" if unknown else "") + ".")
-    return Path(outs[0])
+    """``out=DIR`` from the command line (the only setting)."""
+    from sim.args import parse
+
+    out = parse("sim-analyze", args, ("out",), model=False).tool.get("out", "")
+    if not out:
+        raise ConfigError("usage: sim-analyze out=DIR, where DIR is a folder written by sim-sweep.")
+    return Path(out)
 
 
 def main() -> None:
     """Console entry point of ``sim-analyze``."""
+    from sim.args import show_help, wants_help
+
     catch_ctrl_c()
+    if wants_help(sys.argv[1:]):
+        show_help(HELP)
     try:
         out = parse_args(sys.argv[1:])
         written = analyze(out)
@@ -471,6 +545,9 @@ def main() -> None:
         print(f"sim-analyze: {exc}", file=sys.stderr)
         raise SystemExit(EXIT_BAD_INPUT) from None
     print(f"Wrote {out}/: " + ", ".join(written))
+    report = plain_report(out)
+    if report:
+        print("\n" + report)
 
 
 if __name__ == "__main__":  # as the console script: the shared exits at every phase

@@ -12,7 +12,7 @@ import pandas as pd
 from sim.runs.runner import COMBINE, RunSpec, replicate_seed, run_many
 from sim.validation.replicates import YEAR5, mean_ci, paired_ci
 
-#: The four recommendations of the report (S003), one preset each.
+#: The four recommendations of the report (its executive summary), one preset each.
 RECOMMENDATIONS = ("clear_problems", "flexibility", "adult_learning", "vanguard_schools")
 ALL_FOUR = COMBINE.join(RECOMMENDATIONS)
 
