@@ -20,16 +20,28 @@ def bass_cdf(t: np.ndarray | float, p: float, q: float) -> np.ndarray:
 
 
 #: Overrides shared by the docking configurations: no abandonment, turnover,
-#: pressure, school models or trait heterogeneity; every school active with
-#: full, institutional flexibility; an explorer commits at once.
+#: pressure (nor its feedback), school models, principals' opening or trait
+#: heterogeneity; every school active with full, institutional flexibility;
+#: an explorer commits at once.
 REDUCED_MODEL = (
     "teacher.turnover=0", "teacher.abandon_base=0", "teacher.abandon_exhaustion=0",
     "teacher.abandon_poor_signal=0", "teacher.abandon_pressure=0", "teacher.explore_dropout=0",
+    "teacher.abandon_support_loss=0", "teacher.abandon_colleagues=0", "policy.pressure_dip=0",
+    "principal.open_boost=0", "peers.help=0", "peers.contagion=simple",
     "teacher.enthusiasm_mean=1", "teacher.enthusiasm_sd=0", "teacher.autonomy_mean=1", "teacher.autonomy_sd=0",
     "teacher.commit_rate=1", "teacher.commit_support_weight=0",
     "policy.flexibility=1", "policy.flexibility_mode=institutionalized", "policy.test_pressure=0",
     "principal.codify_rate=0", "rollout.mode=all",
 )
+
+
+def bass_recursion(p: float, q: float, steps: int, dt: float = 0.1) -> np.ndarray:
+    """Mean-field recursion of the discrete-time Bass hazard the model implements, F_0 .. F_steps:
+    F_{k+1} = F_k + (1 - F_k)(1 - exp(-(p + q F_k) dt))."""
+    f = np.zeros(steps + 1)
+    for k in range(steps):
+        f[k + 1] = f[k] + (1 - f[k]) * -np.expm1(-(p + q * f[k]) * dt)
+    return f
 
 
 def bass_overrides(p: float, q: float, *, teachers: int = 500, dt: float = 0.1, years: float = 15) -> list[str]:
@@ -52,15 +64,18 @@ def bass_docking(p: float, q: float, replicates: int = 20, *, base_seed: int = 0
     """Mean simulated adoption curve of the Bass configuration next to the analytic F(t).
 
     Returns one row per step: ``t`` (Bass time units), ``simulated`` (mean over
-    replicates), ``analytic`` and ``error`` (simulated - analytic).
+    replicates), ``analytic``, ``error`` (simulated - analytic), ``recursion``
+    (:func:`bass_recursion`) and ``recursion_error`` (simulated - recursion).
     """
     run = run_replicates("baseline", replicates, base_seed=base_seed,
                          overrides=bass_overrides(p, q, teachers=teachers, dt=dt, years=years))
     mean = run.timeseries.groupby("step")["teacher_adoption"].mean()
     t = mean.index.to_numpy() * dt
     analytic = bass_cdf(t, p, q)
+    rec = bass_recursion(p, q, int(mean.index.max()), dt)[mean.index.to_numpy()]
     return pd.DataFrame({"step": mean.index, "t": t, "simulated": mean.to_numpy(), "analytic": analytic,
-                         "error": mean.to_numpy() - analytic})
+                         "error": mean.to_numpy() - analytic, "recursion": rec,
+                         "recursion_error": mean.to_numpy() - rec})
 
 
 # -- complex contagion on clustered and random networks -------------------------------
@@ -102,6 +117,51 @@ def contagion_spread(generator: str, replicates: int = 20, *, base_seed: int = 0
 
 
 
+# -- Granovetter's threshold model ----------------------------------------------------
+
+def granovetter_overrides(mean: float, sd: float, *, teachers: int = 100, steps: int = 100) -> list[str]:
+    """Configuration in which the model is Granovetter's (1978) threshold model of collective behaviour.
+
+    One school of ``teachers`` teachers on a complete network; each teacher's
+    threshold (the share of colleagues who must use the practice before she
+    starts) drawn from N(``mean``, ``sd``); threshold contagion with a pull so
+    strong that a teacher whose threshold is reached starts within the month;
+    no spontaneous experimentation and the reduced model of
+    :data:`REDUCED_MODEL` (nothing else drives adoption, nobody gives up).
+    Teachers with a threshold at or below 0 are the instigators.
+    """
+    return ["district.schools=1", f"district.teachers_per_school={teachers}", "network.generator=complete",
+            *REDUCED_MODEL, "teacher.explore_rate=0", "peers.contagion=threshold", "peers.influence=50",
+            f"peers.threshold_mean={mean:g}", f"peers.threshold_sd={sd:g}", f"steps={steps}"]
+
+
+def granovetter_final(mean: float, sd: float, replicates: int = 20, *, base_seed: int = 0) -> np.ndarray:
+    """Final share of teachers using the practice, per replicate, in :func:`granovetter_overrides`."""
+    run = run_replicates("baseline", replicates, base_seed=base_seed, overrides=granovetter_overrides(mean, sd))
+    return run.at(int(run.timeseries["step"].max()), "teacher_adoption")
+
+
+#: Threshold spreads of the Granovetter docking (mean 0.25, as in Granovetter 1978).
+GRANOVETTER_MEAN = 0.25
+GRANOVETTER_SDS = (0.05, 0.08, 0.1, 0.12, 0.14, 0.16, 0.2)
+
+
+def granovetter_results(replicates: int = 20, base_seed: int = 0) -> pd.DataFrame:
+    """Final adoption per replicate for every spread of :data:`GRANOVETTER_SDS`."""
+    return pd.DataFrame([{"sd": sd, "replicate": r, "adoption": v} for sd in GRANOVETTER_SDS
+                         for r, v in enumerate(granovetter_final(GRANOVETTER_MEAN, sd, replicates,
+                                                                 base_seed=base_seed))])
+
+
+def granovetter_markdown(g: pd.DataFrame) -> str:
+    """Table: final adoption [95% CI] and the share of replicates where nearly all (> 90%) adopt, per sd."""
+    lines = ["| threshold sd | final adoption, mean [95% CI] | replicates with > 90% adopting |", "|---|---|---|"]
+    for sd, x in g.groupby("sd"):
+        a = x["adoption"].to_numpy()
+        lines.append(f"| {sd:g} | {mean_ci(a)} | {np.mean(a > 0.9):.0%} |")
+    return "\n".join(lines)
+
+
 # -- docking tables and figures -------------------------------------------------------
 
 #: (p, q) pairs of the Bass docking: the meta-analytic means (Sultan, Farley &
@@ -135,12 +195,14 @@ def contagion_results(replicates: int = 20, base_seed: int = 0) -> pd.DataFrame:
 
 def bass_markdown(bass: pd.DataFrame) -> str:
     """Table: largest and mean absolute error of the simulated mean curve per (p, q)."""
-    lines = ["| p | q | F at 15 years | max abs error | mean abs error | within tolerance |",
-             "|---|---|---|---|---|---|"]
+    lines = ["| p | q | F at 15 years | max abs error | mean abs error | within tolerance | "
+             "max abs difference from the discrete-time recursion |",
+             "|---|---|---|---|---|---|---|"]
     for (p, q), g in bass.groupby(["p", "q"], sort=False):
         err = g["error"].abs()
         lines.append(f"| {p:g} | {q:g} | {g['analytic'].iloc[-1]:.3f} | {err.max():.4f} | {err.mean():.4f} | "
-                     f"{'yes' if err.max() <= BASS_TOLERANCE else 'NO'} |")
+                     f"{'yes' if err.max() <= BASS_TOLERANCE else 'NO'} | "
+                     f"{g['recursion_error'].abs().max():.4f} |")
     return "\n".join(lines)
 
 

@@ -24,6 +24,11 @@ from sim.validation.docking import (
     contagion_markdown,
     contagion_overrides,
     contagion_results,
+    granovetter_markdown,
+    granovetter_overrides,
+    granovetter_results,
+    GRANOVETTER_MEAN,
+    GRANOVETTER_SDS,
     plot_bass,
     plot_contagion,
 )
@@ -156,7 +161,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         fail("sim-validate", exc)
     out = Path(args.out)
     figures = out / "figures"
-    blocks = {DOC: ("sf-table", "lever-table", "bass-table", "contagion-table"), SCENARIOS_DOC: ("preset-table",)}
+    blocks = {DOC: ("sf-table", "lever-table", "bass-table", "granovetter-table", "contagion-table"),
+              SCENARIOS_DOC: ("preset-table",)}
     for doc, names in blocks.items():
         text = doc.read_text() if doc.exists() else ""
         missing = [n for n in names if f"<!-- BEGIN {n} -->" not in text or f"<!-- END {n} -->" not in text]
@@ -171,6 +177,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                       bass_overrides={f"p={p:g},q={q:g}": bass_overrides(p, q) for p, q in BASS_CASES},
                       contagion_overrides={f"k={d},T={t}": contagion_overrides("watts_strogatz", degree=d, threshold=t)
                                            for d, t in CONTAGION_CASES},
+                      granovetter_overrides={f"sd={sd:g}": granovetter_overrides(GRANOVETTER_MEAN, sd)
+                                             for sd in GRANOVETTER_SDS},
                       config=load_config("baseline"))
     figures.mkdir(parents=True, exist_ok=True)
     raw = out
@@ -193,6 +201,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     bass = bass_results(args.replicates, args.seed)
     bass.to_parquet(raw / "bass_docking.parquet", index=False)
     plot_bass(bass, figures / "bass_docking.png")
+    gran = granovetter_results(args.replicates, args.seed)
+    gran.to_parquet(raw / "granovetter.parquet", index=False)
     spread = contagion_results(args.replicates, args.seed)
     spread.to_parquet(raw / "complex_contagion.parquet", index=False)
     plot_contagion(spread, figures / "complex_contagion.png")
@@ -200,7 +210,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     command = f"sim-validate replicates={args.replicates} seed={args.seed} docs=true"
     blocks = {"sf-table": sf_markdown(sf_runs(args.replicates, args.seed)),
               "lever-table": lever_markdown(table, args.replicates),
-              "bass-table": bass_markdown(bass), "contagion-table": contagion_markdown(spread),
+              "bass-table": bass_markdown(bass), "granovetter-table": granovetter_markdown(gran),
+              "contagion-table": contagion_markdown(spread),
               "preset-table": preset_markdown(ts, presets)}
     (out / "tables.md").write_text("\n\n".join(f"## {name}\n\n{body}" for name, body in blocks.items()) + "\n")
     print(lever_markdown(table, args.replicates))
@@ -212,7 +223,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         for f in figures.iterdir():
             shutil.copy2(f, FIGURES / f.name)
         text = DOC.read_text()
-        for name in ("sf-table", "lever-table", "bass-table", "contagion-table"):
+        for name in ("sf-table", "lever-table", "bass-table", "granovetter-table", "contagion-table"):
             text = replace_block(text, name, blocks[name] + PROVENANCE_NOTE, command)
         DOC.write_text(text)
         SCENARIOS_DOC.write_text(replace_block(SCENARIOS_DOC.read_text(), "preset-table",

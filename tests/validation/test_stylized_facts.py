@@ -10,7 +10,11 @@ differences) and the bound the interval must clear.
 
 from __future__ import annotations
 
+import pytest
+
 from sim.validation.facts import (
+    SF_CHECKS,
+    sf_runs,
     sf1_checks,
     sf2_checks,
     sf3_checks,
@@ -58,6 +62,8 @@ def test_sf6_all_in_beats_baseline_and_later_waves_adopt_faster(replicated):
     _assert_all(sf6_checks(replicated))
 
 
+@pytest.mark.xfail(strict=True, reason="known gap (docs/validation.md): use 20 months after withdrawal is 0.50 "
+                   "[0.42, 0.57] of the month before, the bound is an upper end below 0.5")
 def test_sf7_backing_away_collapses_adoption_and_loses_learning(replicated):
     """lake_backing_away: use in initiative schools more than halves after withdrawal; practice knowledge decays."""
     _assert_all(sf7_checks(replicated))
@@ -66,3 +72,18 @@ def test_sf7_backing_away_collapses_adoption_and_loses_learning(replicated):
 def test_sf8_key_person_knowledge_management_is_fragile(replicated):
     """henry_all_in+key_person_km: the departure strips imported models and costs replication and school-wide use."""
     _assert_all(sf8_checks(replicated))
+
+
+#: Districts of other sizes (schools x teachers per school) on which every check is re-run over 20 seeds.
+SIZES = {"small": ("district.schools=10", "district.teachers_per_school=15"),
+         "large": ("district.schools=200", "district.teachers_per_school=15")}
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="known gap (docs/validation.md, 'Other district sizes'): SF6 later cohorts "
+                   "and SF7 fail in both; the 10-school district also fails SF1 and SF8 (cohorts of one or two schools)")
+@pytest.mark.parametrize("size", sorted(SIZES))
+def test_stylized_facts_hold_at_other_district_sizes(size):
+    """SF1-SF8 with the presets unchanged (cohorts are shares of the district) in a small and a large district."""
+    runs = sf_runs(20, overrides=SIZES[size])
+    _assert_all([c for group in SF_CHECKS for c in group(runs)])
