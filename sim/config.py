@@ -54,7 +54,8 @@ class ParamSpec:
             return "one of " + ", ".join(str(c).lower() if isinstance(c, bool) else str(c)
                                           for c in self.choices)
         if self.range is not None:
-            kind = "an integer" if _is_int(self.default) or _is_int_list(self.default) else "a number"
+            kind = ("an integer" if _is_int(self.default) or (_is_int_list(self.default) and "share" not in self.unit)
+                    else "a number")
             return f"{kind} in [{_fmt(self.range[0])}, {_fmt(self.range[1])}]"
         return "any text"
 
@@ -223,7 +224,7 @@ def _check_value(spec: ParamSpec, value: Any) -> None:
     for v in values:
         if isinstance(v, bool) or not isinstance(v, int | float):
             raise bad
-        if (_is_int(spec.default) or isinstance(spec.default, list)) and not _is_int(v):
+        if (_is_int(spec.default) or (isinstance(spec.default, list) and "share" not in spec.unit)) and not _is_int(v):
             raise bad
         if not lo <= v <= hi or v != v:
             raise bad

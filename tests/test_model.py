@@ -67,7 +67,9 @@ def test_levers_can_change_mid_run():
     m.run(2)
     m.office.coaching_fte = 1.0
     m.step()
-    assert (m.schools_state.extra_support >= 0.8 - 1e-12).all()
+    # the budget (fte_per_school) limits coaching; every school implements, so each gets the budget's share
+    per = min(1.0, m.p.budget.fte_per_school)
+    assert (m.schools_state.extra_support >= 0.8 * per - 1e-12).all()
 
 
 def test_virtual_survey_answers_likert_items():
@@ -94,7 +96,7 @@ configs = st.fixed_dictionaries({
     "steps": st.integers(1, 25),
     "network.generator": st.sampled_from(["watts_strogatz", "erdos_renyi", "random_regular", "complete"]),
     "network.degree": st.integers(1, 8),
-    "peers.contagion": st.sampled_from(["simple", "complex"]),
+    "peers.contagion": st.sampled_from(["simple", "complex", "threshold"]),
     "teacher.turnover": st.floats(0, 1),
     "principal.turnover": st.floats(0, 1),
     "teacher.explore_rate": st.floats(0, 1),
@@ -104,7 +106,9 @@ configs = st.fixed_dictionaries({
     "rollout.mode": st.sampled_from(["all", "volunteers", "waves"]),
     "cop.enabled": st.booleans(),
     "backaway.enabled": st.booleans(),
-    "backaway.step": st.integers(-1, 25),
+    "backaway.min_adoption": st.floats(0, 1),
+    "backaway.grace_steps": st.integers(0, 20),
+    "backaway.leader_change_rate": st.floats(0, 1),
     "autonomy_zone.schools": st.integers(0, 3),
     "design_competition.enabled": st.booleans(),
 })
@@ -114,7 +118,7 @@ configs = st.fixed_dictionaries({
 @given(cfg=configs, seed=st.integers(0, 2**31))
 def test_invariants_hold_for_random_valid_configurations(cfg, seed):
     overrides = [f"{k}={str(v).lower() if isinstance(v, bool) else v}" for k, v in cfg.items()]
-    overrides.append("rollout.cohorts=[1,2]")
+    overrides.append("rollout.cohorts=[0.2,0.4]")
     m = sim.DistrictModel(sim.load_config("baseline", overrides), seed=seed)
     n = m.n_teachers
     for _ in range(cfg["steps"]):

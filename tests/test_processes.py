@@ -15,7 +15,7 @@ SEEDS = range(8)
 # 1. Central office ------------------------------------------------------------------
 
 def test_waves_select_cohorts_of_the_configured_size_at_cohort_steps():
-    m = small_model("district.schools=10", "rollout.mode=waves", "rollout.cohorts=[2,3]",
+    m = small_model("district.schools=10", "rollout.mode=waves", "rollout.cohorts=[0.2,0.3]",
                     "rollout.cohort_interval=10", "rollout.planning_steps=4")
     s = m.schools_state
     assert s.selected.sum() == 2 and set(s.cohort[s.selected]) == {0}
@@ -29,6 +29,16 @@ def test_waves_select_cohorts_of_the_configured_size_at_cohort_steps():
     assert s.selected.sum() == 5  # no third cohort configured
 
 
+@pytest.mark.parametrize("schools", [10, 50, 200])
+def test_cohort_shares_scale_with_the_district(schools):
+    m = small_model(f"district.schools={schools}", "district.teachers_per_school=2", "rollout.mode=waves",
+                    "rollout.cohorts=[0.12,0.18]", "rollout.start_step=3", "rollout.cohort_interval=10")
+    assert P.cohort_sizes(m) == [max(1, round(0.12 * schools)), max(1, round(0.18 * schools))]
+    assert not m.schools_state.selected.any()  # the first cohort is selected at start_step
+    m.run(3)
+    assert m.schools_state.selected.sum() == P.cohort_sizes(m)[0]
+
+
 def test_all_and_volunteer_rollout():
     assert small_model("rollout.mode=all").schools_state.selected.all()
     m = small_model("rollout.mode=volunteers", "rollout.volunteer_threshold=0.5")
@@ -36,14 +46,68 @@ def test_all_and_volunteer_rollout():
     assert not small_model("rollout.mode=volunteers", "rollout.volunteer_threshold=1.0").schools_state.selected.any()
 
 
-def test_set_conditions_negotiated_flexibility_loses_waiver_friction():
-    m = small_model("policy.flexibility=0.8", "policy.waiver_friction=0.25")
+def test_set_conditions_negotiated_flexibility_lacks_friction_until_the_waiver_is_granted():
+    m = small_model("policy.flexibility=0.8", "policy.waiver_friction=0.25", "policy.test_pressure=0",
+                    "policy.pressure_dip=0")
     m.office.flexibility_mode = "negotiated"
+    m.schools_state.waiver[:] = False
+    m.schools_state.waiver[0] = True
     P.set_conditions(m)
-    assert np.allclose(m.schools_state.flexibility, 0.6)
+    assert np.allclose(m.schools_state.flexibility[1:], 0.6) and m.schools_state.flexibility[0] == pytest.approx(0.8)
     m.office.flexibility_mode = "institutionalized"
     P.set_conditions(m)
     assert np.allclose(m.schools_state.flexibility, 0.8)
+
+
+def test_waivers_take_time_and_may_be_denied():
+    m = small_model("district.schools=200", "district.teachers_per_school=2", "policy.waiver_months=4",
+                    "policy.waiver_grant=0.5")
+    s = m.schools_state
+    s.waiver[:] = False
+    P.waivers(m)
+    # each month a request is decided w.p. 1/4 and granted w.p. 1/2: about 12.5% of schools
+    assert 0.05 < s.waiver.mean() < 0.2
+    for _ in range(40):
+        P.waivers(m)
+    assert s.waiver.mean() > 0.9  # denied schools ask again
+    never = small_model("policy.waiver_grant=0")
+    never.schools_state.waiver[:] = False
+    for _ in range(20):
+        P.waivers(never)
+    assert not never.schools_state.waiver.any()
+
+
+def test_implementation_dip_raises_pressure():
+    m = small_model("policy.test_pressure=0.2", "policy.pressure_dip=1.0", "teacher.turnover=0")
+    ts = m.teachers_state
+    ts.stage[:12] = Stage.PROTOTYPING  # school 0: everyone in first, mechanical use with shallow practice
+    ts.depth[:12] = 0.5
+    P.implementation_dip(m)
+    P.set_conditions(m)
+    s = m.schools_state
+    assert s.dip[0] == pytest.approx(0.5) and np.allclose(s.dip[1:], 0.0)
+    assert s.pressure[0] == pytest.approx(0.7) and np.allclose(s.pressure[1:], 0.2)
+
+
+def test_resistant_ci_adds_pressure_and_engaged_ci_adds_support():
+    m = small_model("policy.test_pressure=0.2", "policy.pressure_dip=0", "policy.ci_engagement=-1",
+                    "policy.ci_effect=0.15", "principal.support_weight=0", "peers.help=0")
+    P.set_conditions(m)
+    assert np.allclose(m.schools_state.pressure, 0.35)
+    e = small_model("policy.ci_engagement=1", "policy.ci_effect=0.15", "principal.support_weight=0", "peers.help=0")
+    P.allocate_support(e)
+    assert np.allclose(e.teachers_state.support, np.clip(e.teachers_state.support_base + 0.15, 0, 1))
+
+
+def test_budget_spreads_coaching_over_the_implementing_schools():
+    m = small_model("district.schools=10", "policy.coaching_fte=0.5", "budget.fte_per_school=0.1")
+    P.budget(m)
+    assert np.allclose(m.schools_state.coaching, 0.1)  # 1 FTE over 10 schools
+    v = small_model("district.schools=10", "policy.coaching_fte=0.5", "budget.fte_per_school=0.1",
+                    "rollout.mode=waves", "rollout.cohorts=[0.2]")
+    P.budget(v)
+    c = v.schools_state.coaching
+    assert np.allclose(c[v.schools_state.selected], 0.5) and np.allclose(c[~v.schools_state.selected], 0.0)
 
 
 def test_autonomy_zone_gets_full_flexibility_no_pressure_and_more_autonomy():
@@ -85,43 +149,63 @@ def _give_models(m, origin_schools):
     s.model[others] = 0
 
 
-def test_key_person_departure_empties_repository_and_imported_models():
-    m = small_model("knowledge.mode=key_person", "knowledge.key_person_departure_step=3")
+def test_key_person_departure_empties_the_repository_and_the_help_to_adapt_imports():
+    m = small_model("knowledge.mode=key_person", "knowledge.key_person_departure_step=3", "principal.turnover=0",
+                    "knowledge.reach_key_person=0.6", "knowledge.reach_none=0.0")
     _give_models(m, [0, 1])
+    assert np.allclose(P.adaptation_help(m), [1, 1, 0.6, 0.6, 0.6, 0.6])
     m.run(2)
     assert m.office.key_person_present
-    m.steps = 2
     m.step()  # step 3: the key person leaves
     assert not m.office.key_person_present and m.office.key_person_left_step == 3
     assert not any(m.registry.in_repository)
-    assert (m.schools_state.model[2:] == -1).all()  # imported models lost
-    assert m.schools_state.model[0] in (0, -1)  # own model survives unless its principal left
+    assert (m.schools_state.model[2:] == 0).all()  # nothing is deleted: schools keep the models they had
+    assert np.allclose(P.adaptation_help(m), [1, 1, 0, 0, 0, 0])  # but lose the help to adapt imported ones
 
 
-def test_backaway_at_configured_step_withdraws_support():
-    m = small_model("backaway.enabled=true", "backaway.step=4", "policy.coaching_fte=1.0",
-                    "policy.test_pressure=0.2", "backaway.test_pressure_after=0.9", "backaway.model_loss=1.0")
+def test_backaway_withdraws_coaching_flexibility_and_priority_and_raises_pressure():
+    m = small_model("backaway.enabled=true", "policy.coaching_fte=1.0", "policy.test_pressure=0.2",
+                    "backaway.test_pressure_after=0.9", "principal.turnover=0")
     _give_models(m, [0])
-    m.run(3)
-    assert not m.office.backed_away
-    m.run(1)
+    m.schools_state.waiver[:] = True
+    P.back_away(m)
     o = m.office
-    assert o.backed_away and o.backaway_step == 4
-    assert o.coaching_fte == 0 and o.pl_priority == 0 and o.test_pressure == 0.9
-    assert (m.schools_state.model == -1).all() and not any(m.registry.in_repository)
+    assert o.backed_away and o.coaching_fte == 0 and o.pl_priority == 0 and o.test_pressure == 0.9
+    assert o.flexibility_mode == "negotiated" and not m.schools_state.waiver.any()
+    assert not any(m.registry.in_repository)
+    assert (m.schools_state.model >= 0).all()  # models are not deleted by the decision
+    m.step()
+    assert np.allclose(m.schools_state.coaching, 0) and (m.schools_state.pressure >= 0.9).all()
     assert m.latest["backed_away"] == 1
 
 
-def test_patience_rule_backs_away_when_adoption_is_low_at_review():
-    m = small_model("backaway.enabled=true", "backaway.min_adoption=0.99", "backaway.grace_steps=5",
-                    "backaway.review_every=5")
-    m.run(4)
-    assert not m.office.backed_away
+def test_patience_runs_out_at_unsatisfied_reviews():
+    # every school implements from step 1; reviews at steps 6, 11, ...; each unsatisfied one uses 5 months
+    m = small_model("backaway.enabled=true", "backaway.min_adoption=0.99", "backaway.grace_steps=10",
+                    "backaway.review_every=5", "backaway.leader_change_rate=0")
+    m.run(10)
+    assert not m.office.backed_away and m.office.patience == 5
     m.run(1)
-    assert m.office.backed_away and m.office.backaway_step == 5
-    patient = small_model("backaway.enabled=true", "backaway.min_adoption=0.0")
+    assert m.office.backed_away and m.office.backaway_step == 11
+    patient = small_model("backaway.enabled=true", "backaway.min_adoption=0.0", "backaway.dip_tolerance=1")
     patient.run(20)
-    assert not patient.office.backed_away
+    assert not patient.office.backed_away and patient.office.patience == patient.p.backaway.grace_steps
+
+
+def test_more_patience_delays_withdrawal_and_a_new_leader_cuts_it():
+    steps = {}
+    for grace in (5, 15):
+        m = small_model("backaway.enabled=true", "backaway.min_adoption=0.99", f"backaway.grace_steps={grace}",
+                        "backaway.review_every=5", "steps=40")
+        m.run()
+        steps[grace] = m.office.backaway_step
+    assert 0 < steps[5] < steps[15]
+    m = small_model("backaway.enabled=true", "backaway.leader_change_rate=1.0", "backaway.leader_patience_cut=0.5",
+                    "backaway.grace_steps=16")
+    P.leadership_change(m)  # monthly equivalent of 1 a year: about 0.07
+    for _ in range(200):
+        P.leadership_change(m)
+    assert m.office.leader_changes > 0 and m.office.patience == pytest.approx(16 * 0.5 ** m.office.leader_changes)
 
 
 # 2. Principals ----------------------------------------------------------------------
@@ -142,8 +226,9 @@ def test_principal_turnover_replaces_principals_and_may_lose_models():
 
 
 def test_coaching_raises_support_only_in_implementing_schools():
-    m = small_model("rollout.mode=waves", "rollout.cohorts=[3]", "policy.coaching_fte=0.5",
-                    "policy.coaching_effect=0.8", "principal.support_weight=0")
+    m = small_model("rollout.mode=waves", "rollout.cohorts=[0.5]", "policy.coaching_fte=0.5",
+                    "policy.coaching_effect=0.8", "principal.support_weight=0", "peers.help=0")
+    P.budget(m)
     P.allocate_support(m)
     ts, s = m.teachers_state, m.schools_state
     active_t = s.active(m.steps)[ts.school]
@@ -202,6 +287,18 @@ def test_codification_rate_grows_with_school_wide_stance():
     assert counts[1.0] > counts[0.0] + 4
 
 
+def test_a_decentralized_principal_closes_only_after_the_fact():
+    for stance, codified in ((0.0, False), (1.0, True)):
+        m = small_model("principal.codify_rate=1.0", "principal.stance_floor=1.0", "principal.close_lag=10")
+        s = m.schools_state
+        s.change_mgmt[:] = 1.0
+        s.stance[:] = stance
+        i = _qualifying_teacher(m, 0)
+        m.teachers_state.stage_steps[i] = 3  # routine for 3 months only
+        P.codify(m)
+        assert (s.model[0] >= 0) == codified
+
+
 def test_replicate_imports_best_model_from_another_school_under_a_plan():
     m = small_model("knowledge.mode=plan", "knowledge.replicate_rate=1.0", "knowledge.reach_plan=1.0",
                     "principal.model_transfer=0.5")
@@ -253,13 +350,62 @@ def test_peer_exposure_simple_share_and_complex_threshold():
                      "peers.contagion=complex", "peers.threshold=2")
     exposure = P.peer_exposure(mc, using)
     assert exposure[2] == 1.0 and exposure[0] == 0.0  # teacher 0 sees only one user
+    mt = small_model("network.generator=complete", "district.teachers_per_school=5", "peers.contagion=threshold")
+    mt.teachers_state.threshold[:] = 0.3
+    mt.teachers_state.threshold[3] = 0.6
+    exposure = P.peer_exposure(mt, using)
+    assert exposure[2] == 1.0 and exposure[0] == 0.0 and exposure[3] == 0.0  # own thresholds: 0.5 vs 0.3 and 0.6
+
+
+def test_teachers_draw_their_own_thresholds():
+    m = small_model("peers.threshold_mean=0.25", "peers.threshold_sd=0.1", "district.schools=50")
+    th = m.teachers_state.threshold
+    assert abs(th.mean() - 0.25) < 0.02 and abs(th.std() - 0.1) < 0.02
+
+
+def test_colleagues_help_grows_with_using_colleagues():
+    m = small_model("network.generator=complete", "peers.help=0.3", "peers.help_reach=0.25")
+    ts = m.teachers_state
+    ts.stage[:] = Stage.NON_USE
+    ts.stage[:4] = Stage.ROUTINE  # four users in school 0
+    help_ = P.colleague_help(m)
+    assert help_[5] == pytest.approx(0.3 * (1 - np.exp(-0.25 * 4)))
+    assert help_[4] > help_[0] and np.allclose(help_[12:], 0.0)
+
+
+def test_teachers_who_lose_support_or_see_colleagues_quit_give_up_more():
+    def abandon_share(**kw):
+        m = small_model("district.schools=30", "network.generator=complete", "teacher.abandon_base=0",
+                        "teacher.abandon_exhaustion=0", "teacher.abandon_poor_signal=0", "teacher.abandon_pressure=0",
+                        "teacher.abandon_support_loss=0.5", "teacher.abandon_colleagues=0.4")
+        ts = m.teachers_state
+        ts.stage[:] = Stage.PROTOTYPING
+        ts.support_ref[:] = kw.get("ref", 0.3)
+        ts.support[:] = 0.3
+        if kw.get("quit"):
+            ts.stage[::2] = Stage.ABANDONED
+        P.decide(m)
+        return (m.teachers_state.stage == Stage.ABANDONED).mean()
+    assert abandon_share() == 0.0
+    assert abandon_share(ref=0.9) > 0.2  # support fell by 0.6: hazard 0.3
+    assert abandon_share(quit=True) > 0.5 + 0.1  # half quit already; about 0.4 * 0.5 of the rest follow
+
+
+def test_open_principals_raise_experimentation():
+    shares = []
+    for openness in (0.0, 1.0):
+        m = small_model("district.schools=20", "principal.open_boost=1.0", "peers.influence=0")
+        m.schools_state.openness[:] = openness
+        P.start_experiments(m)
+        shares.append((m.teachers_state.stage == Stage.EXPLORING).mean())
+    assert shares[1] > shares[0] * 1.5
 
 
 def test_start_experiments_follows_the_hazard():
     rate_cfg = ("teacher.explore_rate=0.2", "teacher.enthusiasm_mean=1", "teacher.enthusiasm_sd=0",
                 "teacher.autonomy_mean=1", "teacher.autonomy_sd=0", "policy.flexibility=1",
                 "policy.flexibility_mode=institutionalized", "policy.test_pressure=0", "peers.influence=0",
-                "district.schools=20", "district.teachers_per_school=50")
+                "principal.open_boost=0", "district.schools=20", "district.teachers_per_school=50")
     m = small_model(*rate_cfg)
     P.start_experiments(m)
     share = (m.teachers_state.stage == Stage.EXPLORING).mean()
@@ -294,16 +440,39 @@ def test_commit_needs_support_and_starts_from_the_school_model():
     assert not (ts.stage[12:] == Stage.PROTOTYPING).any()
 
 
-@pytest.mark.parametrize("clarity, deeper", [(0.0, False), (1.0, True)])
-def test_vague_goals_shift_prototyping_gains_to_surface(clarity, deeper):
-    m = small_model("teacher.depth_share_min=0.1", "teacher.depth_share_max=0.8")
+@pytest.mark.parametrize("clarity, support, deeper", [(0.0, 0.0, False), (1.0, 1.0, True)])
+def test_effort_drifts_to_what_the_judgement_rewards(clarity, support, deeper):
+    m = small_model("teacher.focus_init=0.5", "teacher.focus_adapt=0.3", "principal.open_dilution=0")
     m.office.goal_clarity = clarity
+    ts = m.teachers_state
+    ts.stage[:] = Stage.PROTOTYPING
+    ts.support[:] = support
+    for _ in range(10):
+        P.prototype(m)
+    assert ((ts.focus > 0.5) == deeper).all()
+    assert (ts.depth > ts.surface).all() == deeper
+    assert (ts.surface > ts.depth).all() == (not deeper)
+
+
+def test_without_drift_effort_stays_split():
+    m = small_model("teacher.focus_init=0.5", "teacher.focus_adapt=0")
     ts = m.teachers_state
     ts.stage[:] = Stage.PROTOTYPING
     for _ in range(5):
         P.prototype(m)
-    assert (ts.depth > ts.surface).all() == deeper
-    assert (ts.surface > ts.depth).all() == (not deeper)
+    assert np.allclose(ts.depth, ts.surface) and np.allclose(ts.focus, 0.5)
+
+
+def test_a_principal_too_open_leaves_rigor_to_chance():
+    m = small_model("principal.open_dilution=0.5")
+    s = m.schools_state
+    s.openness[:] = 1.0
+    s.stance[:] = 0.0
+    s.stance[0] = 1.0  # school 0 closes as well as opens
+    w = P.judged_weight(m).reshape(m.n_schools, -1)
+    s.openness[:] = 0.0
+    w0 = P.judged_weight(m).reshape(m.n_schools, -1)
+    assert np.allclose(w[1:], 0.5 * w0[1:]) and np.allclose(w[0], w0[0])
 
 
 def test_effort_without_support_drains_energy():
@@ -320,7 +489,7 @@ def test_effort_without_support_drains_energy():
 
 
 def test_evaluation_judges_by_engagement_without_support():
-    m = small_model("teacher.eval_noise=0")
+    m = small_model("teacher.eval_noise=0", "teacher.goal_weight=0", "principal.open_dilution=0")
     ts = m.teachers_state
     ts.surface[:] = 0.9
     ts.depth[:] = 0.1
@@ -366,7 +535,7 @@ def test_good_prototypes_become_routine_after_the_minimum_time():
 
 
 def test_planning_builds_capacity_only_in_planning_schools():
-    m = small_model("rollout.mode=waves", "rollout.cohorts=[2]", "rollout.planning_steps=10",
+    m = small_model("rollout.mode=waves", "rollout.cohorts=[0.3]", "rollout.planning_steps=10",
                     "rollout.planning_capacity_gain=0.05", "teacher.capacity_mean=0.3", "teacher.capacity_sd=0")
     planning = m.schools_state.selected[m.teachers_state.school]
     m.steps = 1
@@ -393,6 +562,7 @@ def test_model_adaptation_pulls_users_toward_the_school_model():
     m = small_model("principal.model_adapt_rate=0.5")
     ts, s = m.teachers_state, m.schools_state
     ts.stage[:] = Stage.ROUTINE
+    m.registry.origin.append(0)
     s.model[0] = 0
     s.model_depth[0] = 0.8
     P.model_adaptation(m)

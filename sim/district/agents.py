@@ -52,6 +52,8 @@ class Teacher(mesa.Agent):
     surface = _array_property("teachers_state", "surface", doc="Surface quality of practice (0-1).")
     depth = _array_property("teachers_state", "depth", doc="Depth quality of practice (0-1).")
     margin_share = _array_property("teachers_state", "margin_share", doc="Share of students on the margins.")
+    focus = _array_property("teachers_state", "focus", doc="Share of prototyping effort on depth (0-1).")
+    threshold = _array_property("teachers_state", "threshold", doc="Own adoption threshold (share of colleagues).")
 
     @property
     def stage(self) -> Stage:
@@ -87,6 +89,7 @@ class Principal(mesa.Agent):
     leadership = _array_property("schools_state", "leadership", doc="Instructional leadership (0-1).")
     change_mgmt = _array_property("schools_state", "change_mgmt", doc="Change-management capacity (0-1).")
     stance = _array_property("schools_state", "stance", doc="0 = let teachers define PL, 1 = school-wide approach.")
+    openness = _array_property("schools_state", "openness", doc="How much the principal encourages experiments (0-1).")
     model_id = _array_property("schools_state", "model", int, "Codified school model id (-1: none).")
 
     @property
@@ -111,7 +114,8 @@ class CentralOffice(mesa.Agent):
     """
 
     LEVERS = ("goal_clarity", "flexibility", "flexibility_mode", "waiver_friction", "coaching_fte",
-              "coaching_effect", "pl_priority", "test_pressure", "pressure_damp", "leader_support")
+              "coaching_effect", "pl_priority", "test_pressure", "pressure_damp", "leader_support",
+              "pressure_dip", "ci_engagement", "ci_effect", "waiver_months", "waiver_grant")
 
     def __init__(self, model: District) -> None:
         super().__init__(model)
@@ -123,6 +127,10 @@ class CentralOffice(mesa.Agent):
         self.backaway_step: int = -1
         self.key_person_present: bool = self.knowledge_mode == "key_person"
         self.key_person_left_step: int = -1
+        self.patience: float = float(model.p.backaway.grace_steps)  # months of unsatisfied reviews left
+        self.leader_changes: int = 0
+        self.first_review: int = -1  # first month a school implemented (reviews count from it)
+        self.last_review: dict[str, float] = {}
 
     def levers(self) -> dict[str, object]:
         """Current lever settings."""

@@ -25,10 +25,13 @@ def school_use_share(m: District) -> np.ndarray:
 def inclusion(m: District) -> np.ndarray:
     """How fully a class's students on the margins take part in the richer work (0-1).
 
-    inclusion_i = clip(inclusion_skill * capacity_i * (1 + support_i) / 2, 0, 1)
+    Inclusion comes from intentional design, not from structures:
+    inclusion_i = clip(inclusion_skill * capacity_i * focus_i, 0, 1), focus_i the
+    share of her effort on depth. A teacher whose effort drifted to stations and
+    choice boards leaves the students who lack the skills for self-directed work out.
     """
     ts = m.teachers_state
-    return np.clip(m.p.teacher.inclusion_skill * ts.capacity * (1 + ts.support) / 2, 0.0, 1.0)
+    return np.clip(m.p.teacher.inclusion_skill * ts.capacity * ts.focus, 0.0, 1.0)
 
 
 def model_origin(m: District) -> np.ndarray:

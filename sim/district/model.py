@@ -75,7 +75,7 @@ class DistrictModel(mesa.Model):
             school=np.repeat(np.arange(self.n_schools), d.teachers_per_school),
             **{name: np.zeros(n) for name in ("capacity", "autonomy", "support_base", "support",
                                               "enthusiasm", "energy", "margin_share", "surface",
-                                              "depth", "signal")},
+                                              "depth", "signal", "focus", "support_ref", "threshold")},
             stage=np.zeros(n, dtype=np.int8), stage_steps=np.zeros(n, dtype=np.int64),
             hired=np.zeros(n, dtype=np.int64))
         self.school_traits = {}  # init.survey: per-school (mean, sd) of teacher traits
@@ -118,6 +118,7 @@ class DistrictModel(mesa.Model):
             leadership=self.trait(p.leadership_mean, p.leadership_sd, n),
             change_mgmt=self.trait(p.change_mgmt_mean, p.change_mgmt_sd, n),
             stance=self.trait(p.stance_mean, p.stance_sd, n),
+            openness=self.trait(p.openness_mean, p.openness_sd, n),
             principal_hired=np.zeros(n, dtype=np.int64),
             selected=np.zeros(n, dtype=bool),
             cohort=np.full(n, -1, dtype=np.int64),
@@ -127,7 +128,8 @@ class DistrictModel(mesa.Model):
             model=np.full(n, -1, dtype=np.int64),
             model_depth=np.zeros(n), model_surface=np.zeros(n),
             schoolwide_since=np.full(n, -1, dtype=np.int64),
-            flexibility=np.zeros(n), pressure=np.zeros(n), extra_support=np.zeros(n))
+            flexibility=np.zeros(n), pressure=np.zeros(n), extra_support=np.zeros(n),
+            waiver=np.zeros(n, dtype=bool), dip=np.zeros(n), coaching=np.zeros(n))
 
     def init_teachers(self, idx: np.ndarray) -> None:
         """(Re)hire teachers at positions ``idx`` with fresh traits and no practice."""
@@ -146,6 +148,9 @@ class DistrictModel(mesa.Model):
         ts.surface[idx] = 0.0
         ts.depth[idx] = 0.0
         ts.signal[idx] = 0.0
+        ts.focus[idx] = p.focus_init
+        ts.support_ref[idx] = ts.support[idx]
+        ts.threshold[idx] = self.rng.normal(self.p.peers.threshold_mean, self.p.peers.threshold_sd, k)
         ts.hired[idx] = self.steps
         for name, (mean, sd) in self.school_traits.items():
             getattr(ts, name)[idx] = self.trait(mean[ts.school[idx]], sd[ts.school[idx]], k)

@@ -52,6 +52,7 @@ class ReferenceTeacher(Teacher):
         super().__init__(model, index)  # own constructor: agents are created one by one
         self.neighbors: list[tuple[int, float]] = []
         self._next: tuple[float, float] | None = None
+        self._quit = 0.0
 
     # -- stage 1: turnover ---------------------------------------------------------------
 
@@ -77,6 +78,9 @@ class ReferenceTeacher(Teacher):
         self.surface = 0.0
         self.depth = 0.0
         ts.signal[i] = 0.0
+        ts.focus[i] = p.focus_init
+        ts.support_ref[i] = ts.support[i]
+        ts.threshold[i] = rnd.gauss(m.p.peers.threshold_mean, m.p.peers.threshold_sd)
         ts.hired[i] = m.steps
         if m.schools_state.zone[self.school]:
             self.autonomy = min(1.0, self.autonomy + m.p.autonomy_zone.autonomy_boost)
@@ -84,14 +88,31 @@ class ReferenceTeacher(Teacher):
     # -- stage 2: plan and start experimenting -------------------------------------------
 
     def peer_exposure(self) -> float:
-        """Weighted share of colleagues using the practice (simple) or 0/1 threshold (complex)."""
+        """Weighted share of colleagues using the practice (simple), or 0/1 by count (complex) or by own threshold."""
         m = self.model
         stage = m.teachers_state.stage
         count = sum(w for j, w in self.neighbors if _PROTOTYPING <= stage[j] <= _REFINING)
         if m.p.peers.contagion == "complex":
             return 1.0 if count >= m.p.peers.threshold - 1e-9 else 0.0
         degree = m.degree[self.index]
+        share = count / degree if degree > 0 else 0.0
+        if m.p.peers.contagion == "threshold":
+            return 1.0 if share >= m.teachers_state.threshold[self.index] - 1e-9 else 0.0
+        return share
+
+    def quitting_colleagues(self) -> float:
+        """Weighted share of colleagues who gave up the practice."""
+        m = self.model
+        stage = m.teachers_state.stage
+        count = sum(w for j, w in self.neighbors if stage[j] == _ABANDONED)
+        degree = m.degree[self.index]
         return count / degree if degree > 0 else 0.0
+
+    def judged_weight(self) -> float:
+        """How much her judgement looks at learning rather than engagement (``processes.judged_weight``)."""
+        m, s, sch, p = self.model, self.model.schools_state, self.school, self.model.p
+        w = p.teacher.goal_weight * m.office.goal_clarity + (1 - p.teacher.goal_weight) * self.support
+        return w * (1.0 - p.principal.open_dilution * s.openness[sch] * (1.0 - s.stance[sch]))
 
     def explore(self) -> None:
         """Planning builds capacity; a non-user may start exploring, an abandoner may re-enter."""
@@ -107,7 +128,8 @@ class ReferenceTeacher(Teacher):
         has_model = 1.0 if s.model[sch] >= 0 else 0.0
         draw = self.random.random()
         if stage == _NON_USE:
-            school_rate = opp * s.flexibility[sch] * (1.0 - o.pressure_damp * s.pressure[sch])
+            school_rate = (opp * s.flexibility[sch] * (1.0 - o.pressure_damp * s.pressure[sch])
+                           * (1.0 + p.principal.open_boost * s.openness[sch]))
             rate = (school_rate * (p.teacher.explore_rate * self.enthusiasm * self.autonomy + p.peers.influence * peer)
                     + p.principal.model_pull * s.leadership[sch] * has_model * opp)
             go = draw < -math.expm1(-rate)
@@ -115,6 +137,10 @@ class ReferenceTeacher(Teacher):
             go = draw < p.teacher.reentry_rate * min(1.0, peer + has_model)
         if go:
             self.stage = Stage.EXPLORING
+
+    def observe(self) -> None:
+        """See how many colleagues gave up (read by ``decide``; a separate stage keeps updates synchronous)."""
+        self._quit = self.quitting_colleagues()
 
     # -- stage 3: commit, prototype, spend energy, evaluate, decide ----------------------
 
@@ -148,8 +174,10 @@ class ReferenceTeacher(Teacher):
     def prototype(self) -> None:
         p = self.model.p.teacher
         e = self.effort()
+        if e > 0:
+            self.focus += p.focus_adapt * (self.judged_weight() - self.focus)
+        phi = self.focus
         gain = p.learn_rate * e * self.capacity * (p.learn_base + (1 - p.learn_base) * self.support)
-        phi = p.depth_share_min + (p.depth_share_max - p.depth_share_min) * self.model.office.goal_clarity
         surface = self.surface + gain * (1 - phi) * (1 - self.surface)
         depth = self.depth + gain * phi * (1 - self.depth)
         if e == 0:
@@ -164,8 +192,8 @@ class ReferenceTeacher(Teacher):
         self.energy = _clip01(energy)
 
     def evaluate(self) -> None:
-        p, w = self.model.p.teacher, self.support
-        noise = self.random.gauss(0.0, 1.0) * p.eval_noise * (1 - 0.5 * w)
+        p, w = self.model.p.teacher, self.judged_weight()
+        noise = self.random.gauss(0.0, 1.0) * p.eval_noise * (1 - 0.5 * self.support)
         self.model.teachers_state.signal[self.index] = w * self.depth + (1 - w) * self.surface + noise
 
     def decide(self) -> None:
@@ -175,9 +203,10 @@ class ReferenceTeacher(Teacher):
             return
         p = m.p.teacher
         poor = ts.signal[i] < p.keep_threshold
-        boost = m.p.backaway.abandon_boost if m.office.backed_away else 0.0
         hazard = (p.abandon_base + p.abandon_exhaustion * (1 - self.energy) ** 2 + p.abandon_poor_signal * poor
-                  + p.abandon_pressure * m.schools_state.pressure[self.school] + boost)
+                  + p.abandon_pressure * m.schools_state.pressure[self.school]
+                  + p.abandon_support_loss * max(0.0, ts.support_ref[i] - self.support)
+                  + p.abandon_colleagues * self._quit)
         if stage >= _ROUTINE:
             hazard *= p.abandon_routine_factor
         draw, draw2 = self.random.random(), self.random.random()
@@ -255,6 +284,7 @@ def reference_teachers_step(m: ReferenceDistrictModel) -> None:
     teachers = m.agents_by_type[ReferenceTeacher]
     teachers.do("turnover")
     teachers.do("explore")
+    teachers.do("observe")
     teachers.do("step")
 
 
@@ -275,15 +305,18 @@ _SMALL = ("district.schools=8", "district.teachers_per_school=15", "steps=30")
 #: benchmarks/power.py). ``simple``: Watts-Strogatz colleagues, simple contagion, clear goals
 #: and coaching so that deep use occurs. ``complex``: Erdos-Renyi colleagues plus
 #: communities of practice, complex contagion, waves with planning, an autonomy zone, a
-#: design competition, knowledge plan, higher turnover and a forced back-away at month 22.
+#: design competition, knowledge plan, higher turnover, colleagues' help and a back-away decided by
+#: impatient reviews (withdrawal month varies with the seed).
 CHECK_CONFIGS: dict[str, tuple[str, ...]] = {
     "simple": (*_SMALL, "policy.goal_clarity=1.0", "policy.coaching_fte=1.0"),
     "complex": (*_SMALL, "peers.contagion=complex", "network.generator=erdos_renyi", "cop.enabled=true",
                 "knowledge.mode=plan", "principal.stance_mean=0.8", "principal.change_mgmt_mean=0.7",
-                "rollout.mode=waves", "rollout.cohorts=[4,4]", "rollout.cohort_interval=5",
+                "rollout.mode=waves", "rollout.cohorts=[0.5,0.5]", "rollout.cohort_interval=5",
+                "peers.help=0.3",
                 "rollout.planning_steps=2", "policy.coaching_fte=1.0",
                 "policy.flexibility_mode=institutionalized", "autonomy_zone.schools=1",
-                "design_competition.enabled=true", "backaway.enabled=true", "backaway.step=22",
+                "design_competition.enabled=true", "backaway.enabled=true", "backaway.min_adoption=0.9",
+                "backaway.review_every=5", "backaway.grace_steps=15", "backaway.leader_change_rate=0.3",
                 "policy.goal_clarity=0.8", "teacher.turnover=0.3"),
 }
 

@@ -48,6 +48,9 @@ class TeacherState:
     surface: np.ndarray  # 0-1, surface quality ("iconography")
     depth: np.ndarray  # 0-1, depth quality (rigor)
     signal: np.ndarray  # last judged outcome of the teacher's own practice
+    focus: np.ndarray  # 0-1, share of prototyping effort on depth (drifts toward what her judgement rewards)
+    support_ref: np.ndarray  # 0-1, the support she is used to (a moving average of her support)
+    threshold: np.ndarray  # own adoption threshold, share of colleagues (threshold contagion)
     hired: np.ndarray  # step at which the current teacher was hired
 
     @property
@@ -62,7 +65,8 @@ class SchoolState:
 
     leadership: np.ndarray  # principal's instructional leadership, 0-1
     change_mgmt: np.ndarray  # principal's change-management capacity, 0-1
-    stance: np.ndarray  # 0 decentralized ... 1 school-wide
+    stance: np.ndarray  # 0 decentralized ... 1 school-wide ("closing": codify and spread)
+    openness: np.ndarray  # 0-1, how much the principal encourages experiments ("opening")
     principal_hired: np.ndarray  # step the current principal arrived
     selected: np.ndarray  # bool, chosen for the initiative
     cohort: np.ndarray  # cohort index (-1: not selected)
@@ -76,6 +80,9 @@ class SchoolState:
     # Conditions the central office and principal set this month:
     flexibility: np.ndarray
     pressure: np.ndarray
+    waiver: np.ndarray  # bool, the school's waiver is granted (negotiated flexibility)
+    dip: np.ndarray  # implementation dip: share of teachers in first use, weighted by shallowness
+    coaching: np.ndarray  # coaching FTE the school gets from the district budget
     extra_support: np.ndarray  # coaching + principal + award support per teacher
 
     def active(self, step: int) -> np.ndarray:

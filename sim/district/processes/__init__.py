@@ -8,18 +8,25 @@ function can be called, and tested, on its own. Equations are in docs/ODD.md ("S
 
 from sim.district.calendar import MONTHS_PER_YEAR, monthly
 from sim.district.processes.common import NEVER, readiness
-from sim.district.processes.knowledge import knowledge_step, model_adaptation, peer_learning
+from sim.district.processes.knowledge import adaptation_help, knowledge_step, model_adaptation, peer_learning
 from sim.district.processes.office import (
+    back_away,
+    budget,
     central_office_step,
+    cohort_sizes,
     forget_repository,
+    implementation_dip,
     key_person,
+    leadership_change,
     review,
     select_schools,
     set_conditions,
     special_programs,
+    waivers,
 )
 from sim.district.processes.principals import (
     allocate_support,
+    colleague_help,
     codify,
     effective_change_mgmt,
     knowledge_reach,
@@ -32,10 +39,12 @@ from sim.district.processes.teachers import (
     decide,
     effort,
     evaluate,
+    judged_weight,
     opportunity,
     peer_exposure,
     plan,
     prototype,
+    quitting_colleagues,
     spend_energy,
     start_experiments,
     teacher_turnover,
@@ -47,7 +56,17 @@ __all__ = [
     "NEVER",
     "monthly",
     "readiness",
+    "back_away",
+    "budget",
     "central_office_step",
+    "cohort_sizes",
+    "implementation_dip",
+    "leadership_change",
+    "waivers",
+    "colleague_help",
+    "judged_weight",
+    "quitting_colleagues",
+    "adaptation_help",
     "forget_repository",
     "key_person",
     "review",

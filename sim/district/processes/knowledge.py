@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim.district.metrics import imported
+from sim.district.processes.principals import knowledge_reach
 from sim.district.state import District
 
 
@@ -25,16 +27,31 @@ def peer_learning(m: District) -> None:
         np.add(q, rate * gap, out=q, where=has)
 
 
+def adaptation_help(m: District) -> np.ndarray:
+    """Per school, the help it has to adapt and deepen its model (0-1).
+
+    A model codified in the school is known there (1). An imported model is
+    adapted with the help of whoever keeps the district's knowledge: the reach
+    of the current knowledge management (:func:`sim.district.processes.principals.knowledge_reach`:
+    a plan, the key person while she stays, ad hoc sharing after she leaves).
+    """
+    return np.where(imported(m), knowledge_reach(m), 1.0)
+
+
 def model_adaptation(m: District) -> None:
-    """Users in a school with a model move toward the model's quality (the faculty adopts and adapts)."""
+    """Users in a school with a model move toward the model's quality (the faculty adopts and adapts).
+
+    q_i += model_adapt_rate * help_s * max(0, q_model_s - q_i), help_s = :func:`adaptation_help`.
+    """
     ts, s = m.teachers_state, m.schools_state
-    rate = m.p.principal.model_adapt_rate
     if not (s.model >= 0).any():
         return
+    rate = m.p.principal.model_adapt_rate * adaptation_help(m)
     using = ts.using & (s.model >= 0)[ts.school]
+    r = rate[ts.school[using]]
     for q, target in ((ts.depth, s.model_depth), (ts.surface, s.model_surface)):
         gap = target[ts.school[using]] - q[using]
-        q[using] += rate * np.maximum(0.0, gap)
+        q[using] += r * np.maximum(0.0, gap)
 
 
 def knowledge_step(m: District) -> None:

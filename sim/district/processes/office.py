@@ -6,31 +6,37 @@ from __future__ import annotations
 import numpy as np
 
 from sim.district.calendar import monthly
-from sim.district.metrics import imported
-from sim.district.processes.common import _most_ready, readiness
+from sim.district.processes.common import _PROTOTYPING, _most_ready, readiness
 from sim.district.state import District
+
+
+def cohort_sizes(m: District) -> list[int]:
+    """Cohort sizes in schools: each share of ``rollout.cohorts`` times the district's schools, rounded,
+    at least one school for a positive share (so every preset runs at any district size)."""
+    return [max(1, int(round(share * m.n_schools))) if share > 0 else 0 for share in m.p.rollout.cohorts]
 
 
 def select_schools(m: District) -> None:
     """Rollout: choose which schools join the initiative this step.
 
-    ``all``: every school at step 0. ``volunteers``: schools whose readiness
-    reaches ``rollout.volunteer_threshold`` join at step 0 and at each
-    ``cohort_interval``. ``waves``: cohort *k* (size ``rollout.cohorts[k]``, the
-    most ready schools not yet selected) joins at step ``k * cohort_interval``.
+    Selection steps are ``start_step + k * cohort_interval``. ``all``: every
+    school at the first. ``volunteers``: schools whose readiness reaches
+    ``rollout.volunteer_threshold`` join at each selection step. ``waves``:
+    cohort *k* (``rollout.cohorts[k]`` as a share of the district's schools,
+    the most ready schools not yet selected) joins at selection step *k*.
     Implementation starts ``planning_steps`` after selection.
     """
     p, s, t = m.p.rollout, m.schools_state, m.steps
-    if m.office.backed_away or t % p.cohort_interval:
+    if m.office.backed_away or t < p.start_step or (t - p.start_step) % p.cohort_interval:
         return
-    wave = t // p.cohort_interval
+    wave = (t - p.start_step) // p.cohort_interval
     if p.mode == "all":
         chosen = np.flatnonzero(~s.selected) if wave == 0 else np.array([], dtype=int)
     elif p.mode == "volunteers":
         chosen = np.flatnonzero(~s.selected & (readiness(m) >= p.volunteer_threshold))
     else:
-        size = p.cohorts[wave] if wave < len(p.cohorts) else 0
-        chosen = _most_ready(m, ~s.selected, size)
+        sizes = cohort_sizes(m)
+        chosen = _most_ready(m, ~s.selected, sizes[wave] if wave < len(sizes) else 0)
     s.selected[chosen] = True
     s.cohort[chosen] = wave
     s.implement_step[chosen] = t + p.planning_steps
@@ -66,12 +72,14 @@ def special_programs(m: District) -> None:
 
 
 def key_person(m: District) -> None:
-    """Key-person knowledge management: when the person leaves, the repository goes.
+    """Key-person knowledge management: when the person leaves, what she held goes with her.
 
     The person leaves at ``knowledge.key_person_departure_step`` or with the
-    monthly equivalent of ``key_person_leave_rate``. Departure empties the
-    district repository and strips every school of a model it had imported;
-    the district falls back to ad hoc sharing (``reach_none``).
+    monthly equivalent of ``key_person_leave_rate``. The district repository was
+    hers: no school can import a model from it any more, and the district falls
+    back to ad hoc sharing (``reach_none``), so schools that imported a model lose
+    the help to adapt and deepen it (see :func:`sim.district.processes.knowledge.model_adaptation`).
+    Nothing else is removed: teachers keep their practice and schools their models.
     """
     o, k = m.office, m.p.knowledge
     if not o.key_person_present:
@@ -80,57 +88,138 @@ def key_person(m: District) -> None:
         o.key_person_present = False
         o.key_person_left_step = m.steps
         o.knowledge_mode = "none"
-        forget_repository(m, imported_only=True)
+        forget_repository(m)
 
 
-def forget_repository(m: District, imported_only: bool, loss: float = 1.0) -> None:
-    """Empty the district repository; schools lose imported models (or any model w.p. ``loss``)."""
-    reg, s = m.registry, m.schools_state
+def forget_repository(m: District) -> None:
+    """The district repository is no longer kept: no codified model can be imported from it."""
+    reg = m.registry
     reg.in_repository[:] = [False] * len(reg.in_repository)
-    lose = imported(m) if imported_only else (s.model >= 0) & (m.rng.random(m.n_schools) < loss)
-    s.model[lose] = -1
-    s.model_depth[lose] = 0.0
-    s.model_surface[lose] = 0.0
+
+
+def leadership_change(m: District) -> None:
+    """A new district leader arrives with the monthly equivalent of ``backaway.leader_change_rate``
+    and has ``leader_patience_cut`` less of the remaining patience."""
+    b, o = m.p.backaway, m.office
+    if b.leader_change_rate > 0 and m.rng.random() < monthly(b.leader_change_rate):
+        o.leader_changes += 1
+        o.patience *= 1.0 - b.leader_patience_cut
 
 
 def review(m: District) -> None:
-    """The central office reviews progress and may back away (Lake County).
+    """The central office reviews results and backs away when its patience runs out (Lake County).
 
-    It backs away at ``backaway.step`` or, from ``grace_steps`` on, at a review
-    (every ``review_every`` months) where teacher adoption is below
-    ``min_adoption``. Backing away withdraws coaching, makes flexibility
-    negotiated, drops PL to no priority, raises test pressure, empties the
-    repository and loses each school model with probability ``model_loss``.
+    Reviews happen every ``review_every`` months from the first month a school
+    implements. A review is unsatisfied when use among teachers of implementing
+    schools is below ``min_adoption`` or their mean implementation dip (falling
+    scores, parents' complaints) is above ``dip_tolerance``; each unsatisfied
+    review uses ``review_every`` months of patience (``grace_steps`` at the
+    start, cut by leadership changes). At zero patience the office backs away:
+    coaching, flexibility (waivers revoked) and priority are withdrawn, test
+    pressure rises to ``test_pressure_after``, the repository is no longer kept.
+    What follows (teachers giving up, models lost with departing principals)
+    is left to the teachers' and principals' processes.
     """
     b, o, t = m.p.backaway, m.office, m.steps
     if not b.enabled or o.backed_away:
         return
-    forced = b.step >= 0 and t == b.step
-    impatient = (t >= b.grace_steps and t % b.review_every == 0
-                 and m.teachers_state.using.mean() < b.min_adoption)
-    if forced or impatient:
-        o.backed_away, o.backaway_step = True, t
-        o.coaching_fte = 0.0
-        o.flexibility_mode = "negotiated"
-        o.pl_priority = 0.0
-        o.test_pressure = max(o.test_pressure, b.test_pressure_after)
-        o.key_person_present = False
-        o.knowledge_mode = "none"
-        forget_repository(m, imported_only=False, loss=b.model_loss)
+    leadership_change(m)
+    s = m.schools_state
+    active = s.active(t)
+    if not active.any():
+        return
+    if o.first_review < 0:
+        o.first_review = t
+    if (t - o.first_review) % b.review_every or t == o.first_review:
+        return
+    ts = m.teachers_state
+    in_active = active[ts.school]
+    use = float(np.count_nonzero(ts.using & in_active)) / max(1, int(np.count_nonzero(in_active)))
+    dip = float(s.dip[active].mean())
+    o.last_review = {"step": t, "use": use, "dip": dip}
+    if use < b.min_adoption or dip > b.dip_tolerance:
+        o.patience -= b.review_every
+    if o.patience <= 0:
+        back_away(m)
+
+
+def back_away(m: District) -> None:
+    """Withdraw: no coaching, negotiated flexibility with every waiver revoked, no priority, more pressure."""
+    o, t = m.office, m.steps
+    o.backed_away, o.backaway_step = True, t
+    o.coaching_fte = 0.0
+    o.flexibility_mode = "negotiated"
+    m.schools_state.waiver[:] = False
+    o.pl_priority = 0.0
+    o.test_pressure = max(o.test_pressure, m.p.backaway.test_pressure_after)
+    o.key_person_present = False
+    o.knowledge_mode = "none"
+    forget_repository(m)
+
+
+def waivers(m: District) -> None:
+    """Negotiated flexibility: each implementing school without a waiver has its request decided with
+    probability ``1 / waiver_months`` a month, granted with probability ``waiver_grant`` (a denied school
+    asks again). Institutionalized flexibility needs no waiver."""
+    o, s = m.office, m.schools_state
+    if o.flexibility_mode != "negotiated" or o.backed_away:
+        return
+    asking = s.active(m.steps) & ~s.waiver
+    if not asking.any():
+        return
+    draw = m.rng.random(m.n_schools)
+    decided = draw < 1.0 / o.waiver_months
+    granted = asking & decided & (m.rng.random(m.n_schools) < o.waiver_grant)
+    s.waiver |= granted
+
+
+def implementation_dip(m: District) -> None:
+    """Per school: dip_s = mean over its teachers of [first, mechanical use] * (1 - depth_i).
+
+    While teachers prototype shallow practice, scores dip and parents complain
+    (the feedback that :func:`set_conditions` turns into pressure).
+    """
+    ts, s = m.teachers_state, m.schools_state
+    first_use = (ts.stage == _PROTOTYPING)
+    dip = np.where(first_use, 1.0 - ts.depth, 0.0).reshape(m.n_schools, -1).mean(1)
+    s.dip[:] = dip
+
+
+def budget(m: District) -> None:
+    """Coaching per implementing school from a finite district budget.
+
+    coaching_s = min(coaching_fte, fte_per_school * n_schools / n_implementing) for implementing
+    schools (0 after backing away): the same staff spread over fewer schools gives each more.
+    """
+    o, s = m.office, m.schools_state
+    active = s.active(m.steps) & ~np.bool_(o.backed_away)
+    n_active = int(np.count_nonzero(active))
+    per = min(o.coaching_fte, m.p.budget.fte_per_school * m.n_schools / n_active) if n_active else 0.0
+    s.coaching[:] = np.where(active, per, 0.0)
 
 
 def set_conditions(m: District) -> None:
-    """Per-school flexibility and pressure from the levers (zones: full flexibility, no pressure)."""
+    """Per-school flexibility and pressure (zones: full flexibility, no pressure).
+
+    flexibility_s = flexibility * (1 - waiver_friction * [negotiated and no waiver])
+    pressure_s = clip(test_pressure + pressure_dip * dip_s + ci_effect * max(0, -ci_engagement), 0, 1)
+    """
     o, s = m.office, m.schools_state
-    flex = o.flexibility * (1.0 - o.waiver_friction if o.flexibility_mode == "negotiated" else 1.0)
+    lacking = (o.flexibility_mode == "negotiated") & ~s.waiver
+    flex = o.flexibility * (1.0 - o.waiver_friction * lacking)
     s.flexibility[:] = np.where(s.zone, 1.0, flex)
-    s.pressure[:] = np.where(s.zone, 0.0, o.test_pressure)
+    resist = o.ci_effect * max(0.0, -o.ci_engagement)
+    pressure = np.clip(o.test_pressure + o.pressure_dip * s.dip + resist, 0.0, 1.0)
+    s.pressure[:] = np.where(s.zone, 0.0, pressure)
 
 
 def central_office_step(m: District) -> None:
-    """Process 1: set conditions, review progress, roll out schools."""
+    """Process 1: review results, key person, roll out schools, waivers, budget, set conditions."""
+    implementation_dip(m)
     review(m)
     key_person(m)
     select_schools(m)
     special_programs(m)
+    waivers(m)
+    budget(m)
     set_conditions(m)

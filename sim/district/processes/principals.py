@@ -25,6 +25,7 @@ def principal_turnover(m: District) -> None:
     s.leadership[leave] = m.trait(p.leadership_mean, p.leadership_sd, n)
     s.change_mgmt[leave] = m.trait(p.change_mgmt_mean, p.change_mgmt_sd, n)
     s.stance[leave] = m.trait(p.stance_mean, p.stance_sd, n)
+    s.openness[leave] = m.trait(p.openness_mean, p.openness_sd, n)
     s.principal_hired[leave] = m.steps
     k = m.p.knowledge
     loss = k.turnover_loss_plan if m.office.knowledge_mode == "plan" else k.turnover_loss_other
@@ -34,22 +35,36 @@ def principal_turnover(m: District) -> None:
     s.model_surface[lost] = 0.0
 
 
-def allocate_support(m: District) -> None:
-    """Each teacher's support: own base + coaching + principal + design award.
+def colleague_help(m: District) -> np.ndarray:
+    """Support from colleagues' help: help_i = peers.help * (1 - exp(-help_reach * n_i)),
+    n_i the tie-weighted number of colleagues using the practice (more colleagues who can help, more help)."""
+    p = m.p.peers
+    if p.help <= 0:
+        return np.zeros(m.n_teachers)
+    n = m.adjacency @ m.teachers_state.using.astype(float)
+    return p.help * -np.expm1(-p.help_reach * n)
 
-    extra_s = coaching_fte * coaching_effect * active_s
+
+def allocate_support(m: District) -> None:
+    """Each teacher's support: own base + coaching + principal + C&I + design award + colleagues' help.
+
+    extra_s = coaching_s * coaching_effect                    (coaching from the budget, 0 after backing away)
               + support_weight * leadership_s * pl_priority
+              + ci_effect * max(0, ci_engagement) * active_s
               + design_competition.support * [award running]
-    support_i = clip(support_base_i + extra_school(i), 0, 1)
+    support_i = clip(support_base_i + extra_school(i) + help_i, 0, 1)
+    support_ref_i += support_memory * (support_i - support_ref_i)   (the support she is used to)
     """
     o, s, p, t = m.office, m.schools_state, m.p, m.steps
     active = s.active(t) & ~np.bool_(o.backed_away)
-    extra = (o.coaching_fte * o.coaching_effect * active
+    extra = (s.coaching * o.coaching_effect
              + p.principal.support_weight * s.leadership * o.pl_priority
+             + o.ci_effect * max(0.0, o.ci_engagement) * active
              + p.design_competition.support * (t < s.award_until))
     s.extra_support[:] = extra
     ts = m.teachers_state
-    np.clip(ts.support_base + extra[ts.school], 0.0, 1.0, out=ts.support)
+    np.clip(ts.support_base + extra[ts.school] + colleague_help(m), 0.0, 1.0, out=ts.support)
+    ts.support_ref += m.p.teacher.support_memory * (ts.support - ts.support_ref)
 
 
 def effective_change_mgmt(m: District) -> np.ndarray:
@@ -61,7 +76,9 @@ def codify(m: District) -> None:
     """Principals codify a successful teacher experiment into a school model.
 
     Qualifying experiments: routine or refining practice with depth at least
-    ``codify_min_depth``. A school implementing the initiative without a model
+    ``codify_min_depth`` that has been in its stage at least
+    ``close_lag * (1 - stance)`` months (a decentralized principal closes only
+    after the fact). A school implementing the initiative without a model
     codifies its best one with probability
     ``codify_rate * cm_eff * (stance_floor + (1 - stance_floor) * stance)``,
     so a principal with no change-management capacity never codifies.
@@ -71,7 +88,9 @@ def codify(m: District) -> None:
     open_schools = s.active(m.steps) & (s.model < 0) & ~np.bool_(m.office.backed_away)
     if not open_schools.any():
         return
-    qualifies = (ts.stage >= _ROUTINE) & (ts.stage <= _REFINING) & (ts.depth >= p.codify_min_depth)
+    lag = (p.close_lag * (1.0 - s.stance))[ts.school]
+    qualifies = ((ts.stage >= _ROUTINE) & (ts.stage <= _REFINING) & (ts.depth >= p.codify_min_depth)
+                 & (ts.stage_steps >= lag))
     if not qualifies.any():
         return
     best_depth = np.where(qualifies, ts.depth, -1.0).reshape(n_s, -1)

@@ -32,11 +32,16 @@ def peer_exposure(m: District, using: np.ndarray) -> np.ndarray:
     simple: weighted share of network neighbours using the practice.
     complex: 1 if the weighted number of using neighbours reaches
     ``peers.threshold``, else 0 (Centola & Macy 2007).
+    threshold: 1 if the weighted share of using neighbours reaches the
+    teacher's own threshold ``threshold_i``, else 0 (Granovetter 1978).
     """
     count = m.adjacency @ using.astype(float)
     if m.p.peers.contagion == "complex":
         return (count >= m.p.peers.threshold - 1e-9).astype(float)
-    return np.divide(count, m.degree, out=np.zeros_like(count), where=m.degree > 0)
+    share = np.divide(count, m.degree, out=np.zeros_like(count), where=m.degree > 0)
+    if m.p.peers.contagion == "threshold":
+        return (share >= m.teachers_state.threshold - 1e-9).astype(float)
+    return share
 
 
 def opportunity(m: District) -> np.ndarray:
@@ -49,7 +54,7 @@ def opportunity(m: District) -> np.ndarray:
 def start_experiments(m: District) -> None:
     """Non-users start exploring; teachers who abandoned may re-enter.
 
-    rate_i = opp_s * flex_s * (1 - pressure_damp * pressure_s)
+    rate_i = opp_s * flex_s * (1 - pressure_damp * pressure_s) * (1 + open_boost * openness_s)
              * (explore_rate * enthusiasm_i * autonomy_i + influence * peer_i)
              + model_pull * leadership_s * [school has a model] * opp_s
     P(start) = 1 - exp(-rate_i). Abandoned teachers re-enter with probability
@@ -60,7 +65,8 @@ def start_experiments(m: District) -> None:
     peer = peer_exposure(m, ts.using)
     opp = opportunity(m)
     has_model = (s.model >= 0).astype(float)
-    school_rate = opp * s.flexibility * (1.0 - o.pressure_damp * s.pressure)
+    school_rate = (opp * s.flexibility * (1.0 - o.pressure_damp * s.pressure)
+                   * (1.0 + p.principal.open_boost * s.openness))
     rate = (school_rate[school] * (p.teacher.explore_rate * ts.enthusiasm * ts.autonomy + p.peers.influence * peer)
             + (p.principal.model_pull * s.leadership * has_model * opp)[school])
     draw = m.rng.random(m.n_teachers)
@@ -101,21 +107,36 @@ def effort(m: District) -> np.ndarray:
     return table.take(m.teachers_state.stage)
 
 
+def judged_weight(m: District) -> np.ndarray:
+    """How much a teacher's judgement of results looks at learning rather than engagement (0-1).
+
+    w_i = (goal_weight * goal_clarity + (1 - goal_weight) * support_i)
+          * (1 - open_dilution * openness_s * (1 - stance_s))
+    Clear goals, data and coaching make her look at learning; a principal who
+    opens without closing leaves each teacher to define PL, rigor to chance.
+    """
+    ts, s, p = m.teachers_state, m.schools_state, m.p
+    w = p.teacher.goal_weight * m.office.goal_clarity + (1 - p.teacher.goal_weight) * ts.support
+    too_open = p.principal.open_dilution * s.openness * (1.0 - s.stance)
+    return w * (1.0 - too_open)[ts.school]
+
+
 def prototype(m: District) -> None:
-    """Users improve practice; goal clarity decides whether gains go to depth or surface.
+    """Users improve practice; effort drifts toward what their judgement rewards.
 
     gain_i = learn_rate * effort_i * capacity_i * (learn_base + (1 - learn_base) * support_i)
-    phi = depth_share_min + (depth_share_max - depth_share_min) * goal_clarity
-    surface += gain * (1 - phi) * (1 - surface);  depth += gain * phi * (1 - depth)
+    focus_i += focus_adapt * (w_i - focus_i) for users (w_i: :func:`judged_weight`)
+    surface += gain * (1 - focus) * (1 - surface);  depth += gain * focus * (1 - depth)
     Non-users' quality decays by ``quality_decay`` per month.
     """
     ts, p = m.teachers_state, m.p.teacher
     e = effort(m)
+    using = e > 0
+    np.add(ts.focus, p.focus_adapt * (judged_weight(m) - ts.focus), out=ts.focus, where=using)
     gain = p.learn_rate * e * ts.capacity * (p.learn_base + (1 - p.learn_base) * ts.support)
-    phi = p.depth_share_min + (p.depth_share_max - p.depth_share_min) * m.office.goal_clarity
-    ts.surface += gain * (1 - phi) * (1 - ts.surface)
-    ts.depth += gain * phi * (1 - ts.depth)
-    idle = e == 0
+    ts.surface += gain * (1 - ts.focus) * (1 - ts.surface)
+    ts.depth += gain * ts.focus * (1 - ts.depth)
+    idle = ~using
     np.multiply(ts.surface, 1 - p.quality_decay, out=ts.surface, where=idle)
     np.multiply(ts.depth, 1 - p.quality_decay, out=ts.depth, where=idle)
 
@@ -135,34 +156,42 @@ def spend_energy(m: District) -> None:
 def evaluate(m: District) -> None:
     """Users judge their practice with a noisy signal.
 
-    Without data and coaching (low support) they judge by engagement (surface),
+    Without clear goals, data and coaching they judge by engagement (surface),
     not learning (depth): signal = w * depth + (1 - w) * surface + N(0, sd),
-    w = support_i, sd = eval_noise * (1 - support_i / 2).
+    w = :func:`judged_weight`, sd = eval_noise * (1 - support_i / 2).
     """
     ts, p = m.teachers_state, m.p.teacher
-    w = ts.support
-    noise = m.rng.standard_normal(m.n_teachers) * p.eval_noise * (1 - 0.5 * w)
+    w = judged_weight(m)
+    noise = m.rng.standard_normal(m.n_teachers) * p.eval_noise * (1 - 0.5 * ts.support)
     ts.signal[:] = w * ts.depth + (1 - w) * ts.surface + noise
+
+
+def quitting_colleagues(m: District) -> np.ndarray:
+    """Tie-weighted share of each teacher's colleagues who gave up the practice."""
+    count = m.adjacency @ (m.teachers_state.stage == _ABANDONED).astype(float)
+    return np.divide(count, m.degree, out=np.zeros_like(count), where=m.degree > 0)
 
 
 def decide(m: District) -> None:
     """Users keep, iterate, settle, refine or abandon.
 
-    Abandonment hazard: (abandon_base + abandon_exhaustion * (1 - energy)^2
+    Abandonment hazard: abandon_base + abandon_exhaustion * (1 - energy)^2
     + abandon_poor_signal * [signal < keep_threshold] + abandon_pressure * pressure_s
-    + abandon_boost * [district backed away]), times ``abandon_routine_factor`` for
-    routine and refining users. Otherwise a prototype kept for
-    ``min_prototype_steps`` with a good signal becomes routine w.p.
-    ``routinize_rate``; routine becomes refining w.p. ``refine_rate * capacity * support``.
-    Abandoning costs ``disillusion`` of enthusiasm.
+    + abandon_support_loss * max(0, support_ref_i - support_i)  (support withdrawn)
+    + abandon_colleagues * (share of colleagues who gave up),
+    times ``abandon_routine_factor`` for routine and refining users. Otherwise
+    a prototype kept for ``min_prototype_steps`` with a good signal becomes
+    routine w.p. ``routinize_rate``; routine becomes refining w.p.
+    ``refine_rate * capacity * support``. Abandoning costs ``disillusion`` of enthusiasm.
     """
     ts, s, p = m.teachers_state, m.schools_state, m.p.teacher
     using = ts.using
     poor = ts.signal < p.keep_threshold
     settled = ts.stage >= _ROUTINE
-    boost = m.p.backaway.abandon_boost if m.office.backed_away else 0.0
     hazard = (p.abandon_base + p.abandon_exhaustion * (1 - ts.energy) ** 2 + p.abandon_poor_signal * poor
-              + p.abandon_pressure * s.pressure[ts.school] + boost)
+              + p.abandon_pressure * s.pressure[ts.school]
+              + p.abandon_support_loss * np.maximum(0.0, ts.support_ref - ts.support)
+              + p.abandon_colleagues * quitting_colleagues(m))
     hazard = np.where(settled, hazard * p.abandon_routine_factor, hazard)
     draw = m.rng.random(m.n_teachers)
     abandon = using & (draw < hazard)
