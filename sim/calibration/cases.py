@@ -439,3 +439,67 @@ def posterior_draws(sample: pd.DataFrame | None, n: int, seed: int) -> Draws:
     idx = np.random.default_rng(pick_ss).choice(len(sample), size=n, p=w / w.sum())
     keys = [c for c in sample.columns if c != "weight"]
     return Draws([{k: float(sample[k].iloc[i]) for k in keys} for i in idx], seeds)
+
+
+# -- command line ------------------------------------------------------------------------------
+
+def check(cases: str | Path, posterior: str | Path | None, draws: int, seed: int = 0, workers: int = 2,
+          fixed: dict[str, Any] | None = None) -> pd.DataFrame:
+    """Predictive check of every target: ``draws`` runs from the posterior sample, or at the defaults over seeds."""
+    from sim.calibration.calibrate import Executor
+
+    c = load_cases(cases)
+    sample = read_posterior_sample(posterior) if posterior else None
+    d = posterior_draws(sample, draws, seed)
+    sim = make_case_simulator(c, USES, fixed, deviations=False)
+    with Executor("processes", workers) as ex:
+        sims = pd.DataFrame(ex.map(simulate_targets, [(sim, p, s) for p, s in zip(d.params, d.seeds)]))
+    return predictive_check(c, sims)
+
+
+def markdown(table: pd.DataFrame) -> str:
+    """The check as a Markdown table (the form docs/validation.md quotes)."""
+    lines = ["| target | use | scenario, date (step) | published | simulated mean (5-95%) | runs within tolerance "
+             "| result |", "|---|---|---|---|---|---|---|"]
+    for r in table.itertuples():
+        when = f"{r.date} ({r.step})" if r.date else f"step {r.step}"
+        lines.append(f"| `{r.id}` | {r.use} | {r.scenario}, {when} | {r.target} | {r.mean:.3g} ({r.q05:.3g} to "
+                     f"{r.q95:.3g}) | {r.share_within:.0%} (needs {r.pass_share:.0%}) | "
+                     f"{'pass' if r.passed else '**fail**'} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m sim.calibration.cases [cases=FILE] [posterior=CSV] [draws=N] [seed=S] [workers=W] [out=CSV]``.
+
+    Without ``posterior``: the current defaults, ``draws`` seeds. Prints the check as Markdown; ``out`` saves it as CSV.
+    """
+    import sys
+
+    from sim.exits import EXIT_BAD_INPUT, catch_ctrl_c
+
+    catch_ctrl_c()
+    known = {"cases": str(REPO_ROOT / "experiments" / "data" / "cases.yaml"), "posterior": "", "draws": "20",
+             "seed": "0", "workers": "2", "out": ""}
+    try:
+        args = dict(known)
+        for a in sys.argv[1:] if argv is None else argv:
+            k, eq, v = a.partition("=")
+            if not eq or k not in known:
+                raise ConfigError(f"argument {a!r}: use key=value with keys {', '.join(known)}.")
+            args[k] = v
+        for k in ("draws", "seed", "workers"):
+            if not args[k].isdigit() or (k == "draws" and int(args[k]) < 1):
+                raise ConfigError(f"argument {k}={args[k]!r} must be a {'positive ' if k == 'draws' else ''}integer.")
+        table = check(args["cases"], args["posterior"] or None, int(args["draws"]), int(args["seed"]),
+                      int(args["workers"]))
+    except ConfigError as exc:
+        print(f"cases: {exc}", file=sys.stderr)
+        raise SystemExit(EXIT_BAD_INPUT) from None
+    if args["out"]:
+        table.to_csv(args["out"], index=False)
+    print(markdown(table))
+
+
+if __name__ == "__main__":
+    main()
