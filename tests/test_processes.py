@@ -567,3 +567,14 @@ def test_model_adaptation_pulls_users_toward_the_school_model():
     s.model_depth[0] = 0.8
     P.model_adaptation(m)
     assert np.allclose(ts.depth[:12], 0.4) and np.allclose(ts.depth[12:], 0.0)
+
+
+def test_imported_models_deepen_only_with_help():
+    for mode, deeper in (("plan", True), ("none", False)):
+        m = small_model(f"knowledge.mode={mode}", "knowledge.reach_none=0.0", "principal.model_adapt_rate=0.5")
+        _give_models(m, [0])  # model 0 (depth 0.6) codified in school 0, imported by the others
+        s = m.schools_state
+        s.model_depth[1:] = 0.3
+        P.deepen_models(m)
+        assert (s.model_depth[1:] > 0.3).all() == deeper
+        assert s.model_depth[0] == 0.0  # its own model is not an import: untouched

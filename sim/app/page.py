@@ -198,10 +198,10 @@ def settings_text(model: WorkshopModel) -> str:
     if not b.enabled:
         backaway = "this district never backs away, so patience has no effect"
     else:
-        backaway = (f"from month {b.grace_steps} the district reviews every {b.review_every} months and backs away "
-                    f"if fewer than {b.min_adoption:.0%} of teachers use the practice")
-        if b.step >= 0:
-            backaway += f"; it withdraws in month {b.step} regardless"
+        backaway = (f"once schools implement, the district reviews results every {b.review_every} months; a review "
+                    f"is unsatisfied if fewer than {b.min_adoption:.0%} of initiative teachers use the practice or "
+                    f"the implementation dip exceeds {b.dip_tolerance:g}; it backs away after {b.grace_steps} months "
+                    f"of unsatisfied reviews (patience), less under a new leader")
     return (f"Scenario {s.scenario}, seed {s.seed}, {s.schools} schools of {p.district.teachers_per_school} "
             f"teachers. In effect: {'; '.join(parts)}. Backing away: {backaway}.")
 

@@ -240,7 +240,7 @@ class ReferenceTeacher(Teacher):
             depth += rate * max(0.0, sum_d / weight - depth)
         s, sch = m.schools_state, self.school
         if s.model[sch] >= 0:
-            rate = m.p.principal.model_adapt_rate
+            rate = m.p.principal.model_adapt_rate * m._help[sch]
             depth += rate * max(0.0, s.model_depth[sch] - depth)
             surface += rate * max(0.0, s.model_surface[sch] - surface)
         self._next = (surface, depth)
@@ -291,8 +291,10 @@ def reference_teachers_step(m: ReferenceDistrictModel) -> None:
 def reference_knowledge_step(m: ReferenceDistrictModel) -> None:
     """Process 4 (``processes.knowledge_step``) as simultaneous per-agent updates."""
     teachers = m.agents_by_type[ReferenceTeacher]
+    m._help = processes.adaptation_help(m)  # per school, read by each teacher's ``learn``
     teachers.do("learn")
     teachers.do("advance")
+    processes.deepen_models(m)  # a school-level process, shared with the optimized model
 
 
 # -- comparing the two implementations ------------------------------------------------

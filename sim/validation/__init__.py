@@ -1,9 +1,10 @@
 """Validation of the model: replicated runs with intervals, the stylized facts SF1-SF8, docking with
-diffusion theory (Bass, complex contagion), the lever factorial, and the report (``sim-validate``).
+diffusion theory (Bass, Granovetter's thresholds, complex contagion), the lever factorial, the
+ablation of the mechanisms behind each fact, and the report (``sim-validate``).
 
-``sim.validation.bass_overrides`` is part of the public API.
+``sim.validation.bass_overrides`` and ``sim.validation.granovetter_overrides`` are part of the public API.
 """
 
-from sim.validation.docking import bass_overrides
+from sim.validation.docking import bass_overrides, granovetter_overrides
 
-__all__ = ["bass_overrides"]
+__all__ = ["bass_overrides", "granovetter_overrides"]

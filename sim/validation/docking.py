@@ -20,11 +20,14 @@ def bass_cdf(t: np.ndarray | float, p: float, q: float) -> np.ndarray:
 
 
 #: Overrides shared by the docking configurations: no abandonment, turnover,
-#: pressure, school models or trait heterogeneity; every school active with
-#: full, institutional flexibility; an explorer commits at once.
+#: pressure (nor its feedback), school models, principals' opening or trait
+#: heterogeneity; every school active with full, institutional flexibility;
+#: an explorer commits at once.
 REDUCED_MODEL = (
     "teacher.turnover=0", "teacher.abandon_base=0", "teacher.abandon_exhaustion=0",
     "teacher.abandon_poor_signal=0", "teacher.abandon_pressure=0", "teacher.explore_dropout=0",
+    "teacher.abandon_support_loss=0", "teacher.abandon_colleagues=0", "policy.pressure_dip=0",
+    "principal.open_boost=0", "peers.help=0", "peers.contagion=simple",
     "teacher.enthusiasm_mean=1", "teacher.enthusiasm_sd=0", "teacher.autonomy_mean=1", "teacher.autonomy_sd=0",
     "teacher.commit_rate=1", "teacher.commit_support_weight=0",
     "policy.flexibility=1", "policy.flexibility_mode=institutionalized", "policy.test_pressure=0",
@@ -100,6 +103,51 @@ def contagion_spread(generator: str, replicates: int = 20, *, base_seed: int = 0
     last = int(run.timeseries["step"].max())
     return run.at(last, "teacher_adoption")
 
+
+
+# -- Granovetter's threshold model ----------------------------------------------------
+
+def granovetter_overrides(mean: float, sd: float, *, teachers: int = 100, steps: int = 100) -> list[str]:
+    """Configuration in which the model is Granovetter's (1978) threshold model of collective behaviour.
+
+    One school of ``teachers`` teachers on a complete network; each teacher's
+    threshold (the share of colleagues who must use the practice before she
+    starts) drawn from N(``mean``, ``sd``); threshold contagion with a pull so
+    strong that a teacher whose threshold is reached starts within the month;
+    no spontaneous experimentation and the reduced model of
+    :data:`REDUCED_MODEL` (nothing else drives adoption, nobody gives up).
+    Teachers with a threshold at or below 0 are the instigators.
+    """
+    return ["district.schools=1", f"district.teachers_per_school={teachers}", "network.generator=complete",
+            *REDUCED_MODEL, "teacher.explore_rate=0", "peers.contagion=threshold", "peers.influence=50",
+            f"peers.threshold_mean={mean:g}", f"peers.threshold_sd={sd:g}", f"steps={steps}"]
+
+
+def granovetter_final(mean: float, sd: float, replicates: int = 20, *, base_seed: int = 0) -> np.ndarray:
+    """Final share of teachers using the practice, per replicate, in :func:`granovetter_overrides`."""
+    run = run_replicates("baseline", replicates, base_seed=base_seed, overrides=granovetter_overrides(mean, sd))
+    return run.at(int(run.timeseries["step"].max()), "teacher_adoption")
+
+
+#: Threshold spreads of the Granovetter docking (mean 0.25, as in Granovetter 1978).
+GRANOVETTER_MEAN = 0.25
+GRANOVETTER_SDS = (0.05, 0.08, 0.1, 0.12, 0.14, 0.16, 0.2)
+
+
+def granovetter_results(replicates: int = 20, base_seed: int = 0) -> pd.DataFrame:
+    """Final adoption per replicate for every spread of :data:`GRANOVETTER_SDS`."""
+    return pd.DataFrame([{"sd": sd, "replicate": r, "adoption": v} for sd in GRANOVETTER_SDS
+                         for r, v in enumerate(granovetter_final(GRANOVETTER_MEAN, sd, replicates,
+                                                                 base_seed=base_seed))])
+
+
+def granovetter_markdown(g: pd.DataFrame) -> str:
+    """Table: final adoption [95% CI] and the share of replicates where nearly all (> 90%) adopt, per sd."""
+    lines = ["| threshold sd | final adoption, mean [95% CI] | replicates with > 90% adopting |", "|---|---|---|"]
+    for sd, x in g.groupby("sd"):
+        a = x["adoption"].to_numpy()
+        lines.append(f"| {sd:g} | {mean_ci(a)} | {np.mean(a > 0.9):.0%} |")
+    return "\n".join(lines)
 
 
 # -- docking tables and figures -------------------------------------------------------

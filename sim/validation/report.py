@@ -23,6 +23,11 @@ from sim.validation.docking import (
     contagion_markdown,
     contagion_overrides,
     contagion_results,
+    granovetter_markdown,
+    granovetter_overrides,
+    granovetter_results,
+    GRANOVETTER_MEAN,
+    GRANOVETTER_SDS,
     plot_bass,
     plot_contagion,
 )
@@ -120,7 +125,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.workers < 0:
         print("python -m sim.validation: --workers must be >= 0 (0: all cores)", file=sys.stderr)
         raise SystemExit(EXIT_BAD_INPUT)
-    blocks = {DOC: ("sf-table", "lever-table", "bass-table", "contagion-table"), SCENARIOS_DOC: ("preset-table",)}
+    blocks = {DOC: ("sf-table", "lever-table", "bass-table", "granovetter-table", "contagion-table"),
+              SCENARIOS_DOC: ("preset-table",)}
     for doc, names in blocks.items():
         text = doc.read_text() if doc.exists() else ""
         missing = [n for n in names if f"<!-- BEGIN {n} -->" not in text or f"<!-- END {n} -->" not in text]
@@ -135,6 +141,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                       bass_overrides={f"p={p:g},q={q:g}": bass_overrides(p, q) for p, q in BASS_CASES},
                       contagion_overrides={f"k={d},T={t}": contagion_overrides("watts_strogatz", degree=d, threshold=t)
                                            for d, t in CONTAGION_CASES},
+                      granovetter_overrides={f"sd={sd:g}": granovetter_overrides(GRANOVETTER_MEAN, sd)
+                                             for sd in GRANOVETTER_SDS},
                       config=load_config("baseline"))
     FIGURES.mkdir(parents=True, exist_ok=True)
     raw = REPO_ROOT / "results" / "validation"
@@ -158,6 +166,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     bass = bass_results(args.replicates, args.seed)
     bass.to_parquet(raw / "bass_docking.parquet", index=False)
     plot_bass(bass, FIGURES / "bass_docking.png")
+    gran = granovetter_results(args.replicates, args.seed)
+    gran.to_parquet(raw / "granovetter.parquet", index=False)
     spread = contagion_results(args.replicates, args.seed)
     spread.to_parquet(raw / "complex_contagion.parquet", index=False)
     plot_contagion(spread, FIGURES / "complex_contagion.png")
@@ -169,6 +179,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     text = replace_block(text, "sf-table", sf_table + stamp)
     text = replace_block(text, "lever-table", lever_markdown(table, args.replicates) + stamp)
     text = replace_block(text, "bass-table", bass_markdown(bass) + stamp)
+    text = replace_block(text, "granovetter-table", granovetter_markdown(gran) + stamp)
     text = replace_block(text, "contagion-table", contagion_markdown(spread) + stamp)
     DOC.write_text(text)
     SCENARIOS_DOC.write_text(replace_block(SCENARIOS_DOC.read_text(), "preset-table",

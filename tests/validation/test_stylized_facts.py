@@ -10,7 +10,11 @@ differences) and the bound the interval must clear.
 
 from __future__ import annotations
 
+import pytest
+
 from sim.validation.facts import (
+    SF_CHECKS,
+    sf_runs,
     sf1_checks,
     sf2_checks,
     sf3_checks,
@@ -66,3 +70,16 @@ def test_sf7_backing_away_collapses_adoption_and_loses_learning(replicated):
 def test_sf8_key_person_knowledge_management_is_fragile(replicated):
     """henry_all_in+key_person_km: the departure strips imported models and costs replication and school-wide use."""
     _assert_all(sf8_checks(replicated))
+
+
+#: Districts of other sizes (schools x teachers per school) on which every check is re-run over 20 seeds.
+SIZES = {"small": ("district.schools=10", "district.teachers_per_school=15"),
+         "large": ("district.schools=200", "district.teachers_per_school=15")}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("size", sorted(SIZES))
+def test_stylized_facts_hold_at_other_district_sizes(size):
+    """SF1-SF8 with the presets unchanged (cohorts are shares of the district) in a small and a large district."""
+    runs = sf_runs(20, overrides=SIZES[size])
+    _assert_all([c for group in SF_CHECKS for c in group(runs)])

@@ -8,7 +8,13 @@ function can be called, and tested, on its own. Equations are in docs/ODD.md ("S
 
 from sim.district.calendar import MONTHS_PER_YEAR, monthly
 from sim.district.processes.common import NEVER, readiness
-from sim.district.processes.knowledge import adaptation_help, knowledge_step, model_adaptation, peer_learning
+from sim.district.processes.knowledge import (
+    adaptation_help,
+    deepen_models,
+    knowledge_step,
+    model_adaptation,
+    peer_learning,
+)
 from sim.district.processes.office import (
     back_away,
     budget,
@@ -67,6 +73,7 @@ __all__ = [
     "judged_weight",
     "quitting_colleagues",
     "adaptation_help",
+    "deepen_models",
     "forget_repository",
     "key_person",
     "review",

@@ -54,7 +54,24 @@ def model_adaptation(m: District) -> None:
         q[using] += r * np.maximum(0.0, gap)
 
 
+def deepen_models(m: District) -> None:
+    """Schools adapt and deepen an imported model with help: its quality here moves toward the quality it
+    was codified with (what was lost in transfer is recovered).
+
+    model_q_s += model_adapt_rate * help_s * max(0, registry_q[model_s] - model_q_s) for imported models.
+    """
+    s, reg = m.schools_state, m.registry
+    copies = imported(m)
+    if not copies.any():
+        return
+    rate = m.p.principal.model_adapt_rate * adaptation_help(m)[copies]
+    ids = s.model[copies]
+    for q, full in ((s.model_depth, np.asarray(reg.depth)), (s.model_surface, np.asarray(reg.surface))):
+        q[copies] += rate * np.maximum(0.0, full[ids] - q[copies])
+
+
 def knowledge_step(m: District) -> None:
-    """Process 4: knowledge moves between colleagues and from school models."""
+    """Process 4: knowledge moves between colleagues and from school models; imported models deepen."""
     peer_learning(m)
     model_adaptation(m)
+    deepen_models(m)
