@@ -669,7 +669,8 @@ def _hydra_app(cfg) -> None:
     except ConfigError as exc:
         print(f"sim-calibrate: {exc}", file=sys.stderr)
         raise SystemExit(EXIT_BAD_INPUT) from None
-    ppc = "cases_ppc.csv, targets.csv" if values.get("survey") is None else "ppc.csv, ppc.png, observed_statistics.csv"
+    ppc = ("cases_ppc.csv, targets.csv" if (Path(values["out"]) / "targets.csv").exists()
+           else "ppc.csv, ppc.png, observed_statistics.csv")
     print(f"Wrote {values['out']}/: posterior.csv, posterior_sample.csv, generations.csv, marginals.png, pairs.png, "
           f"{ppc}, calibration.yaml, provenance.yaml, history.db")
 

@@ -462,7 +462,7 @@ def markdown(table: pd.DataFrame) -> str:
     lines = ["| target | use | scenario, date (step) | published | simulated mean (5-95%) | runs within tolerance "
              "| result |", "|---|---|---|---|---|---|---|"]
     for r in table.itertuples():
-        when = f"{r.date} ({r.step})" if r.date else f"step {r.step}"
+        when = f"{r.date} ({r.step})" if isinstance(r.date, str) and r.date else f"step {r.step}"
         lines.append(f"| `{r.id}` | {r.use} | {r.scenario}, {when} | {r.target} | {r.mean:.3g} ({r.q05:.3g} to "
                      f"{r.q95:.3g}) | {r.share_within:.0%} (needs {r.pass_share:.0%}) | "
                      f"{'pass' if r.passed else '**fail**'} |")
