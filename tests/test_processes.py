@@ -380,14 +380,16 @@ def test_teachers_who_lose_support_or_see_colleagues_quit_give_up_more():
                         "teacher.abandon_support_loss=0.5", "teacher.abandon_colleagues=0.4")
         ts = m.teachers_state
         ts.stage[:] = Stage.PROTOTYPING
-        ts.support_ref[:] = kw.get("ref", 0.3)
-        ts.support[:] = 0.3
+        m.schools_state.flexibility[:] = kw.get("flex", 0.5)
+        ts.support_ref[:] = 0.8  # used to support 0.3 and flexibility 0.5
+        ts.support[:] = kw.get("support", 0.3)
         if kw.get("quit"):
             ts.stage[::2] = Stage.ABANDONED
         P.decide(m)
         return (m.teachers_state.stage == Stage.ABANDONED).mean()
     assert abandon_share() == 0.0
-    assert abandon_share(ref=0.9) > 0.2  # support fell by 0.6: hazard 0.3
+    assert abandon_share(support=0.0) > 0.08  # support fell by 0.3: hazard 0.15
+    assert abandon_share(flex=0.0) > 0.15  # waiver revoked, flexibility fell by 0.5: hazard 0.25
     assert abandon_share(quit=True) > 0.5 + 0.1  # half quit already; about 0.4 * 0.5 of the rest follow
 
 

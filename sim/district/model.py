@@ -149,7 +149,7 @@ class DistrictModel(mesa.Model):
         ts.depth[idx] = 0.0
         ts.signal[idx] = 0.0
         ts.focus[idx] = p.focus_init
-        ts.support_ref[idx] = ts.support[idx]
+        ts.support_ref[idx] = ts.support[idx] + self.schools_state.flexibility[ts.school[idx]]
         ts.threshold[idx] = self.rng.normal(self.p.peers.threshold_mean, self.p.peers.threshold_sd, k)
         ts.hired[idx] = self.steps
         for name, (mean, sd) in self.school_traits.items():

@@ -79,7 +79,7 @@ class ReferenceTeacher(Teacher):
         self.depth = 0.0
         ts.signal[i] = 0.0
         ts.focus[i] = p.focus_init
-        ts.support_ref[i] = ts.support[i]
+        ts.support_ref[i] = ts.support[i] + m.schools_state.flexibility[self.school]
         ts.threshold[i] = rnd.gauss(m.p.peers.threshold_mean, m.p.peers.threshold_sd)
         ts.hired[i] = m.steps
         if m.schools_state.zone[self.school]:
@@ -205,7 +205,8 @@ class ReferenceTeacher(Teacher):
         poor = ts.signal[i] < p.keep_threshold
         hazard = (p.abandon_base + p.abandon_exhaustion * (1 - self.energy) ** 2 + p.abandon_poor_signal * poor
                   + p.abandon_pressure * m.schools_state.pressure[self.school]
-                  + p.abandon_support_loss * max(0.0, ts.support_ref[i] - self.support)
+                  + p.abandon_support_loss * max(0.0, ts.support_ref[i] - self.support
+                                                 - m.schools_state.flexibility[self.school])
                   + p.abandon_colleagues * self._quit)
         if stage >= _ROUTINE:
             hazard *= p.abandon_routine_factor

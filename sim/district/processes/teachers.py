@@ -177,7 +177,7 @@ def decide(m: District) -> None:
 
     Abandonment hazard: abandon_base + abandon_exhaustion * (1 - energy)^2
     + abandon_poor_signal * [signal < keep_threshold] + abandon_pressure * pressure_s
-    + abandon_support_loss * max(0, support_ref_i - support_i)  (support withdrawn)
+    + abandon_support_loss * max(0, support_ref_i - support_i - flexibility_s)  (support or flexibility withdrawn)
     + abandon_colleagues * (share of colleagues who gave up),
     times ``abandon_routine_factor`` for routine and refining users. Otherwise
     a prototype kept for ``min_prototype_steps`` with a good signal becomes
@@ -190,7 +190,7 @@ def decide(m: District) -> None:
     settled = ts.stage >= _ROUTINE
     hazard = (p.abandon_base + p.abandon_exhaustion * (1 - ts.energy) ** 2 + p.abandon_poor_signal * poor
               + p.abandon_pressure * s.pressure[ts.school]
-              + p.abandon_support_loss * np.maximum(0.0, ts.support_ref - ts.support)
+              + p.abandon_support_loss * np.maximum(0.0, ts.support_ref - ts.support - s.flexibility[ts.school])
               + p.abandon_colleagues * quitting_colleagues(m))
     hazard = np.where(settled, hazard * p.abandon_routine_factor, hazard)
     draw = m.rng.random(m.n_teachers)
