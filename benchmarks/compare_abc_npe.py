@@ -111,7 +111,7 @@ def main() -> None:
             start = time.perf_counter()
             theta = torch.tensor(train.iloc[:n].to_numpy(), dtype=torch.float32)
             x = torch.tensor(xs.iloc[:n].to_numpy(), dtype=torch.float32)
-            inference = NPE(prior=BoxUniform(lows, highs))
+            inference = NPE(prior=BoxUniform(lows, highs), show_progress_bars=False)
             inference.append_simulations(theta, x).train(show_train_summary=False)
             posterior = inference.build_posterior()
             x_o = torch.zeros(1, x.shape[1])
