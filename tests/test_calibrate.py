@@ -236,7 +236,7 @@ def test_cli_unknown_experiment_exits_2(tmp_path, small_survey):
 
 
 @pytest.mark.parametrize("args, expected", [
-    (["experiment=calibrate_small", "out=x"], "Missing argument(s) survey="),
+    (["survey=s.csv", "out=x"], "Missing argument(s) experiment="),
     (["survey=s.csv", "experiment=calibrate_small", "out=x", "generation=2"], "Did you mean 'generations'?"),
     (["survey=s.csv", "experiment=calibrate_small", "out=x", "workers=two"], "workers='two' must be an integer"),
     (["survey", "experiment=calibrate_small"], "is not of the form key=value"),
@@ -245,6 +245,11 @@ def test_bad_arguments(args, expected):
     with pytest.raises(ConfigError) as info:
         parse_args(args)
     assert expected in str(info.value)
+
+
+def test_survey_experiment_needs_a_survey(tmp_path):
+    with pytest.raises(ConfigError, match="compares survey statistics: give survey=PATH"):
+        check_inputs(parse_args([f"experiment={SMALL}", f"out={tmp_path / 'o'}"]))
 
 
 def test_bad_settings_and_truth(small_survey, tmp_path):

@@ -1,4 +1,4 @@
-"""``sim-calibrate``: fit model parameters to a teacher survey with ABC-SMC (pyabc).
+"""``sim-calibrate``: fit model parameters to a teacher survey, or to the real cases' patterns, with ABC-SMC (pyabc).
 
 ``sim-calibrate survey=PATH experiment=NAME out=DIR`` (also ``python -m
 sim.calibration.calibrate``) reads a survey (schema: docs/survey.md) and
@@ -13,6 +13,14 @@ predictive check ``ppc.csv`` / ``ppc.png``, ``observed_statistics.csv``,
 Every simulation is the experiment's district model surveyed with the observed
 design (same waves, same number of respondents per school, same missing
 answers), summarised with :func:`sim.inputs.survey.statistics_rows`.
+
+An experiment with ``cases: FILE`` instead (``sim-calibrate
+experiment=calibrate_cases out=DIR``, no survey) fits the calibration
+targets of a cases file (:mod:`sim.calibration.cases`): each simulation runs
+the scenarios the targets name, a target's summary is its deviation from the
+published value in tolerances, and the distance is their Euclidean norm
+(pattern-oriented ABC). It also writes ``cases_ppc.csv``, the
+posterior-predictive check of every target, held-out ones included.
 """
 
 from __future__ import annotations
@@ -47,6 +55,7 @@ from sim.calibration.experiment import (
     load_experiment,
     with_model_settings,
 )
+from sim.calibration.cases import Cases, CaseSimulator, load_cases, make_case_simulator, simulate_targets
 from sim.config import ConfigError, parameter_specs, read_yaml
 from sim.exits import EXIT_BAD_INPUT, EXIT_INTERRUPTED, catch_ctrl_c, machine_failures
 from sim.files import atomic_path, check_writable
@@ -128,6 +137,35 @@ class Executor:
         return SingleCoreSampler()
 
 
+# -- what is compared: a survey or the cases' patterns --------------------------------------
+
+def observations(exp: Experiment, survey: str | Path | None) -> SurveyData | Cases:
+    """The survey (survey experiments) or the cases file (``cases:`` experiments) a calibration fits."""
+    if exp.cases:
+        return load_cases(exp.cases)
+    _need(bool(survey), "command line", f"experiment {exp.name} compares survey statistics: give survey=PATH.")
+    return load_survey(survey)
+
+
+def observed_summaries(exp: Experiment, data: SurveyData | Cases) -> dict[str, float]:
+    """Observed summaries: survey statistics, or zero deviation for every calibration target."""
+    if isinstance(data, Cases):
+        return {t.id: 0.0 for t in data.select("calibration")}
+    return observed_statistics(exp, data)
+
+
+def simulator_for(exp: Experiment, data: SurveyData | Cases) -> SurveySimulator | CaseSimulator:
+    """The experiment's simulator (picklable; called by pyabc with a parameter dict)."""
+    if isinstance(data, Cases):
+        return make_case_simulator(data, "calibration", exp.fixed)
+    return make_simulator(exp, data)
+
+
+def _simulate(args: tuple) -> dict[str, float]:
+    """One simulation task (simulator, parameters, seed) for either kind of simulator."""
+    return simulate_targets(args) if isinstance(args[0], CaseSimulator) else simulate_statistics(args)
+
+
 # -- the calibration ----------------------------------------------------------------------
 
 _PILOT_KEY = 20_000  # SeedSequence spawn key of the pilot sample
@@ -164,7 +202,7 @@ def pilot_sample(exp: Experiment, simulator: SurveySimulator, ex: Executor, out:
     params = pd.DataFrame({k: p.rv().rvs(size=exp.pilot, random_state=rng) for k, p in exp.free.items()})
     seeds = sim_ss.generate_state(exp.pilot).tolist()
     start = time.perf_counter()
-    stats = pd.DataFrame(ex.map(simulate_statistics, [(simulator, row, s) for row, s in
+    stats = pd.DataFrame(ex.map(_simulate, [(simulator, row, s) for row, s in
                                                   zip(params.to_dict("records"), seeds)]))[names]
     with atomic_path(path) as tmp:
         pd.concat([params, stats], axis=1).to_csv(tmp, index=False)
@@ -198,6 +236,8 @@ def _abc(exp: Experiment, simulator: SurveySimulator, sampler, t: int, pilot: Pi
             obs = sumstat(np.array(list(observed.values()), float))
             d = np.sqrt(((np.vstack([sumstat(r) for r in pilot.stats.to_numpy(float)]) - obs) ** 2).sum(1))
             eps = pyabc.QuantileEpsilon(initial_epsilon=float(np.quantile(d, exp.quantile)), alpha=exp.quantile)
+    elif exp.distance == "pattern":
+        distance = pyabc.PNormDistance(p=2)  # summaries are already deviations in tolerances
     else:
         distance = pyabc.AdaptivePNormDistance(p=2, all_particles_for_scale=False)
     return pyabc.ABCSMC(simulator, prior, distance, population_size=exp.population, sampler=sampler, eps=eps)
@@ -254,7 +294,7 @@ def _state_file(out: Path) -> Path:
     return out / "calibration.yaml"
 
 
-def check_resume(exp: Experiment, data: SurveyData, out: Path) -> int:
+def check_resume(exp: Experiment, data: SurveyData | Cases, out: Path) -> int:
     """Generations already stored in ``out`` for this experiment and survey (0: a new calibration).
 
     Raises ConfigError if ``out`` holds a calibration of another experiment or survey.
@@ -289,14 +329,15 @@ def generations_done(history) -> int:
     return 0 if max_t is None or max_t < 0 else int(max_t) + 1
 
 
-def calibrate(survey: str | Path, experiment: str | Experiment, out: str | Path, *, generations: int | None = None,
+def calibrate(survey: str | Path | None, experiment: str | Experiment, out: str | Path, *,
+              generations: int | None = None,
               progress: bool = True, truth: dict[str, float] | None = None, **settings: Any) -> CalibrationResult:
     """Fit an experiment's free parameters to a survey with ABC-SMC; resume if ``out`` holds a calibration.
 
     Parameters
     ----------
-    survey : path
-        Survey CSV (docs/survey.md).
+    survey : path or None
+        Survey CSV (docs/survey.md); None for an experiment with ``cases``.
     experiment : str or Experiment
         Name in ``experiments/`` (or a YAML path, or a loaded experiment).
     out : path
@@ -323,14 +364,14 @@ def calibrate(survey: str | Path, experiment: str | Experiment, out: str | Path,
     # pyabc logs every generation and mesa every model step at INFO (Hydra apps log INFO): progress is ours.
     for name in ("ABC", "MESA"):
         logging.getLogger(name).setLevel(logging.WARNING)
-    data = load_survey(survey)
     exp = load_experiment(experiment) if isinstance(experiment, str) else experiment
     exp = replace(exp, **{k: v for k, v in settings.items() if v is not None})
     check_settings(exp, "settings")
+    data = observations(exp, survey)
     total = exp.generations if generations is None else int(generations)
     _need(total >= 1, "settings", f"generations must be >= 1; got {total}.")
-    observed = observed_statistics(exp, data)
-    simulator = make_simulator(exp, data)
+    observed = observed_summaries(exp, data)
+    simulator = simulator_for(exp, data)
     out = Path(out)
     done = check_resume(exp, data, out)
     fresh = not _state_file(out).exists()
@@ -343,7 +384,8 @@ def calibrate(survey: str | Path, experiment: str | Experiment, out: str | Path,
     _write_state(exp, data, out, observed)
     say = print if progress else (lambda *a, **k: None)
     say(data.report())
-    say(f"Calibrating {len(exp.free)} parameters ({', '.join(exp.free)}) against {len(observed)} statistics; "
+    say(f"Calibrating {len(exp.free)} parameters ({', '.join(exp.free)}) against {len(observed)} "
+        f"{'targets' if exp.cases else 'statistics'}; "
         f"{exp.population} particles per generation, {total} generations, executor {exp.executor} "
         f"({resolve_workers(exp.workers)} workers, {exp.scheduling} scheduling)."
         + (f" Resuming after generation {done} from {out / 'history.db'}." if done else ""), flush=True)
@@ -419,10 +461,15 @@ class CalibrationInterrupted(RuntimeError):
     """Ctrl-C during a calibration; what finished is saved."""
 
 
-def _write_state(exp: Experiment, data: SurveyData, out: Path, observed: dict[str, float]) -> None:
+def _write_state(exp: Experiment, data: SurveyData | Cases, out: Path, observed: dict[str, float]) -> None:
     state = {"experiment_file": str(exp.path), "survey": str(data.path), "survey_sha256": data.sha256,
              "experiment": exp.fingerprint()}
     _state_file(out).write_text(yaml.safe_dump(state, sort_keys=False))
+    if isinstance(data, Cases):
+        pd.DataFrame([{"id": t.id, "use": t.use, "scenario": t.scenario, "metric": t.metric, "step": t.step,
+                       "target": t.target_text(), "source": t.source} for t in data.targets]).to_csv(
+            out / "targets.csv", index=False)
+        return
     pd.DataFrame([split_name(k) | {"value": v} for k, v in observed.items()]).to_csv(
         out / "observed_statistics.csv", index=False)
 
@@ -463,7 +510,20 @@ def posterior_predictive(exp: Experiment, history, simulator: SurveySimulator, o
     return pd.DataFrame(rows)
 
 
-def write_outputs(exp: Experiment, data: SurveyData, out: Path, history, simulator: SurveySimulator,
+def cases_predictive(exp: Experiment, cases: Cases, history, ex: Executor) -> pd.DataFrame:
+    """Posterior-predictive check of every target of the cases file (held-out ones included)."""
+    from sim.calibration.cases import posterior_draws, predictive_check
+
+    df, w = history.get_distribution(m=0)
+    sample = df[list(exp.free)].reset_index(drop=True).assign(weight=np.asarray(w))
+    draws = posterior_draws(sample, exp.predictive_draws, exp.seed)
+    sim = make_case_simulator(cases, ("calibration", "validation", "setup"), exp.fixed, deviations=False)
+    sims = pd.DataFrame(ex.map(simulate_targets, [(sim, p, s) for p, s in zip(draws.params, draws.seeds)]))
+    return predictive_check(cases, sims)
+
+
+def write_outputs(exp: Experiment, data: SurveyData | Cases, out: Path, history,
+                  simulator: SurveySimulator | CaseSimulator,
                   observed: dict[str, float], ex: Executor, truth: dict[str, float] | None = None
                   ) -> pd.DataFrame | None:
     """Posterior table and sample, figures, posterior predictive check, truth check and provenance."""
@@ -475,7 +535,10 @@ def write_outputs(exp: Experiment, data: SurveyData, out: Path, history, simulat
     plots.marginals(df, np.asarray(w), exp, out / "marginals.png", truth=truth)
     plots.pairs(df, np.asarray(w), exp, out / "pairs.png", truth=truth)
     ppc = None
-    if exp.predictive_draws > 0:
+    if exp.predictive_draws > 0 and isinstance(data, Cases):
+        ppc = cases_predictive(exp, data, history, ex)
+        ppc.to_csv(out / "cases_ppc.csv", index=False)
+    elif exp.predictive_draws > 0:
         ppc = posterior_predictive(exp, history, simulator, observed, ex)
         ppc.to_csv(out / "ppc.csv", index=False)
         plots.predictive_check(ppc, out / "ppc.png")
@@ -501,7 +564,7 @@ def write_outputs(exp: Experiment, data: SurveyData, out: Path, history, simulat
 class CalibrateArgs:
     """Arguments of ``sim-calibrate`` (a Hydra structured config): ``key=value`` on the command line.
 
-    survey, experiment and out are required. The others override the
+    experiment and out are required; survey too, unless the experiment fits a cases file. The others override the
     experiment's settings for this run: ``generations`` (total to reach),
     ``executor`` (processes, dask, single), ``scheduling`` (static, dynamic),
     ``workers`` (0: all cores), ``dask_address`` (empty: a local cluster),
@@ -526,9 +589,10 @@ class CalibrateArgs:
 
 
 HELP = """
-Usage: sim-calibrate survey=CSV experiment=NAME out=DIR [setting=value ...] [model.parameter=value ...]
+Usage: sim-calibrate experiment=NAME out=DIR [survey=CSV] [setting=value ...] [model.parameter=value ...]
 
-Fits the experiment's free parameters to a teacher survey with ABC-SMC (pyabc),
+Fits the experiment's free parameters with ABC-SMC (pyabc) to a teacher survey
+(survey=CSV) or to the documented cases' patterns (experiment=calibrate_cases),
 generation by generation (a rerun resumes), then writes the posterior, a
 posterior predictive check and plots to out=DIR.
 
@@ -552,7 +616,7 @@ Example:
 The survey format: docs/survey.md; experiments: docs/calibration.md; every
 model parameter, its meaning, range and source: {parameters}.
 """
-_REQUIRED_ARGS = ("survey", "experiment", "out")
+_REQUIRED_ARGS = ("experiment", "out")
 _INT_ARGS = ("generations", "workers", "draws", "max_simulations")
 
 
@@ -615,14 +679,14 @@ def _settings(values: dict[str, Any]) -> dict[str, Any]:
 
 def check_inputs(values: dict[str, Any]) -> None:
     """Everything that can be refused before any simulation: survey, experiment, settings, out, truth."""
-    data = load_survey(values["survey"])
     exp = with_model_settings(load_experiment(values["experiment"]), values.get("model", []))
     exp = replace(exp, **{k: v for k, v in _settings(values).items() if v is not None})
     check_settings(exp, "command line")
+    data = observations(exp, values.get("survey"))
     if values.get("generations") is not None and values["generations"] < 1:
         raise ConfigError(f"generations must be >= 1; got {values['generations']}.")
-    observed_statistics(exp, data)
-    make_simulator(exp, data)
+    observed_summaries(exp, data)
+    simulator_for(exp, data)
     check_resume(exp, data, Path(values["out"]))
     truth = read_truth(values.get("truth"))
     if truth:
@@ -646,7 +710,7 @@ def _hydra_app(cfg) -> None:
 def _calibrate_app(values: dict[str, Any]) -> None:
     try:
         experiment = with_model_settings(load_experiment(values["experiment"]), values.get("model", []))
-        calibrate(values["survey"], experiment, values["out"], generations=values.get("generations"),
+        calibrate(values.get("survey"), experiment, values["out"], generations=values.get("generations"),
                   progress=values.get("progress", True), truth=read_truth(values.get("truth")),
                   **_settings(values))
     except CalibrationInterrupted as exc:
@@ -655,8 +719,10 @@ def _calibrate_app(values: dict[str, Any]) -> None:
     except ConfigError as exc:
         print(f"sim-calibrate: {exc}", file=sys.stderr)
         raise SystemExit(EXIT_BAD_INPUT) from None
+    ppc = ("cases_ppc.csv, targets.csv" if (Path(values["out"]) / "targets.csv").exists()
+           else "ppc.csv, ppc.png, observed_statistics.csv")
     print(f"Wrote {values['out']}/: posterior.csv, posterior_sample.csv, generations.csv, marginals.png, pairs.png, "
-          "ppc.csv, ppc.png, observed_statistics.csv, calibration.yaml, provenance.yaml, history.db")
+          f"{ppc}, calibration.yaml, provenance.yaml, history.db")
 
 
 def main() -> None:

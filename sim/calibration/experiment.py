@@ -1,8 +1,9 @@
 """Calibration experiments: ``experiments/NAME.yaml`` read and validated.
 
 An experiment lists the free parameters (dotted keys of scenarios/config.yaml)
-with their priors, the fixed ones, the survey statistics compared and the ABC
-and executor settings (fields documented in docs/calibration.md). Anything
+with their priors, the fixed ones, what is compared (survey statistics, or
+the calibration targets of a cases file such as experiments/data/cases.yaml)
+and the ABC and executor settings (fields documented in docs/calibration.md). Anything
 wrong is refused with a :class:`sim.config.ConfigError` naming the file.
 """
 
@@ -23,7 +24,7 @@ EXPERIMENTS_DIR = REPO_ROOT / "experiments"
 EXECUTORS = ("processes", "dask", "single")
 SCHEDULING = ("static", "dynamic")
 PRIORS = ("uniform", "normal")
-DISTANCES = ("regression", "adaptive")
+DISTANCES = ("regression", "adaptive", "pattern")
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,7 @@ class Experiment:
     distance: str = "regression"
     pilot: int = 400
     quantile: float = 0.5
+    cases: str = ""
 
     def fingerprint(self) -> dict[str, Any]:
         """What a resumed calibration must share with the stored one (not how it is executed)."""
@@ -82,7 +84,7 @@ class Experiment:
                 "statistics": {k: list(v) for k, v in self.statistics.items()}, "population": self.population,
                 "seed": self.seed, "distance": self.distance, "pilot": self.pilot,
                 "quantile": self.quantile,
-                "min_acceptance_rate": self.min_acceptance_rate}
+                "min_acceptance_rate": self.min_acceptance_rate, **({"cases": self.cases} if self.cases else {})}
 
     def overrides(self) -> list[str]:
         """The fixed parameters as Hydra override strings."""
@@ -99,7 +101,7 @@ def _override_value(v: Any) -> str:
     return str(v)
 
 
-_EXPERIMENT_KEYS = {"description", "scenario", "fixed", "free", "statistics", "abc", "executor", "predictive"}
+_EXPERIMENT_KEYS = {"description", "scenario", "fixed", "free", "statistics", "cases", "abc", "executor", "predictive"}
 _ABC_KEYS = {"population": int, "generations": int, "min_acceptance_rate": float, "max_simulations": int,
              "seed": int, "distance": str, "pilot": int, "quantile": float}
 _EXECUTOR_KEYS = {"kind": str, "scheduling": str, "workers": int, "dask_address": str}
@@ -160,6 +162,8 @@ def _prior(where: str, key: str, spec: Any) -> Prior:
     _need(isinstance(spec, dict), where,
           f"the prior of '{key}' must be a mapping such as {{prior: uniform, low: 0.1, high: 0.9}} or "
           "{prior: normal, mean: 0.5, sd: 0.1}.")
+    if spec.get("prior") == "uniform" and "low" not in spec and "high" not in spec:
+        spec = {**spec, "low": lo, "high": hi}  # the parameter's documented range
     kind = spec.get("prior")
     _need(kind in PRIORS, where, f"prior of '{key}' is {kind!r}; allowed: {', '.join(PRIORS)}.")
     if kind == "uniform":
@@ -223,12 +227,20 @@ def load_experiment(name: str) -> Experiment:
         _known_key(where + " (free)", key)
         _need(key not in fixed, where, f"'{key}' is both free and fixed.")
         free[key] = _prior(where, key, spec)
-    st = raw.get("statistics")
+    cases = raw.get("cases") or ""
+    if cases:
+        _need(isinstance(cases, str) and raw.get("statistics") is None, where,
+              "'cases' must be the path of a cases file (e.g. experiments/data/cases.yaml), and an experiment "
+              "compares either survey 'statistics' or the calibration targets of 'cases', not both.")
+        from sim.calibration.cases import load_cases
+
+        load_cases(cases)
+    st = {} if cases else raw.get("statistics")
     _need(isinstance(st, dict) and all(isinstance(v, list) or v == "all" for v in st.values()), where,
           "'statistics' must map survey items to the list of statistics compared (or 'all'), e.g. "
           "{capacity: [mean], schoolwide: [mean, icc]}.")
     try:
-        stats = statistics_spec({i: (STATISTICS if k == "all" else k) for i, k in st.items()})
+        stats = {} if cases else statistics_spec({i: (STATISTICS if k == "all" else k) for i, k in st.items()})
     except ConfigError as exc:
         raise ConfigError(f"{where}: {exc}") from None
     abc = raw.get("abc") or {}
@@ -247,11 +259,18 @@ def load_experiment(name: str) -> Experiment:
                 ok = isinstance(v, str) if typ is str else (_is_int(v) if typ is int else _number(v))
                 _need(ok, where, f"'{section}.{k}' must be {'text' if typ is str else typ.__name__}; got {v!r}.")
                 values[{"kind": "executor", "draws": "predictive_draws"}.get(k, k)] = v
+    if cases:
+        values.setdefault("distance", "pattern")
     exp = Experiment(name=path.stem, path=path, scenario=scenario, fixed=dict(fixed), free=free,
-                     statistics=stats, **values)
+                     statistics=stats, cases=cases, **values)
     check_settings(exp, where)
     try:
-        load_config(list(exp.scenario), exp.overrides())  # fixed values must be valid
+        if cases:
+            from sim.calibration.cases import load_cases, scenario_bases
+
+            scenario_bases(load_cases(cases), exp.fixed)  # fixed values must be valid in every case scenario
+        else:
+            load_config(list(exp.scenario), exp.overrides())  # fixed values must be valid
     except ConfigError as exc:
         raise ConfigError(f"{where} (fixed or scenario): {exc}") from None
     return exp
@@ -269,6 +288,9 @@ def check_settings(exp: Experiment, where: str) -> None:
     _need(0 <= exp.seed <= 2**32 - 1, where, f"abc.seed must be in [0, 4294967295]; got {exp.seed}.")
     _need(0 < exp.quantile < 1, where, f"abc.quantile must be in (0, 1); got {exp.quantile}.")
     _need(exp.distance in DISTANCES, where, f"abc.distance is {exp.distance!r}; allowed: {', '.join(DISTANCES)}.")
+    _need((exp.distance == "pattern") == bool(exp.cases), where,
+          "abc.distance 'pattern' (targets' deviations in tolerances) goes with 'cases', and only with it; got "
+          f"distance {exp.distance!r} with {'cases ' + exp.cases if exp.cases else 'survey statistics'}.")
     _need(exp.distance != "regression" or exp.pilot >= 2 * len(exp.free) + 10, where,
           f"abc.pilot must be an integer >= {2 * len(exp.free) + 10} with the regression distance; got {exp.pilot}.")
     _need(exp.executor in EXECUTORS, where, f"executor.kind is {exp.executor!r}; allowed: {', '.join(EXECUTORS)}.")

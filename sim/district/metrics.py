@@ -12,6 +12,7 @@ METRICS = (
     "teacher_adoption", "deep_adoption", "schoolwide_share", "pilot_stall_share",
     "codified_models", "replicated_models", "replications", "mean_exhaustion", "equity_gap",
     "backed_away", "exploring_share", "abandoned_share", "mean_surface", "mean_depth",
+    "schools_implementing",
 )
 
 
@@ -87,6 +88,7 @@ def district_metrics(m: District) -> dict[str, float]:
         "abandoned_share": np.count_nonzero(ts.stage == int(Stage.ABANDONED)) / n,
         "mean_surface": float(np.add.reduce(ts.surface * u) / n_use) if n_use else 0.0,
         "mean_depth": float(np.add.reduce(ts.depth * u) / n_use) if n_use else 0.0,
+        "schools_implementing": int(np.count_nonzero(s.active(m.steps))),
     }
 
 
