@@ -1,3 +1,3 @@
-from sim.cli import main
+from sim.exits import launch
 
-main()
+launch("sim-run")

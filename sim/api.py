@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 
 import pandas as pd
 
-from sim.config import load_container
+from sim.config import ConfigError, load_container
 from sim.district.survey import survey
 from sim.inputs import build_model
 
 LEVELS = ("district", "school", "teacher")
+#: Largest seed (seeds are 32-bit, as the replicate seeds numpy.random.SeedSequence derives).
+MAX_SEED = 2**32 - 1
+
+
+def check_int(name: str, value: object, lo: int, hi: int | None = None) -> int:
+    """``value`` as an int if it is a whole number in [lo, hi] (not a float or bool); ConfigError otherwise.
+
+    ``seed=1.5`` would otherwise run seed 1 silently.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < lo or (
+            hi is not None and value > hi):
+        allowed = f"an integer >= {lo}" if hi is None else f"an integer in [{lo}, {hi}]"
+        raise ConfigError(f"Invalid {name}={value!r}: allowed is {allowed}.")
+    return int(value)
 
 
 def simulate(scenario: str | Sequence[str] = "baseline", *, seed: int = 0, overrides: Sequence[str] = (),
@@ -38,8 +53,8 @@ def simulate(scenario: str | Sequence[str] = "baseline", *, seed: int = 0, overr
     """
     if level not in LEVELS:
         raise ValueError(f"level must be one of {', '.join(LEVELS)}; got {level!r}")
-    if every < 1:
-        raise ValueError(f"every must be a positive integer; got {every!r}")
+    seed = check_int("seed", seed, 0, MAX_SEED)
+    every = check_int("every", every, 1)
     model = build_model(load_container(scenario, overrides), seed=seed, validate_config=False)
     if level == "district":
         return model.run()
@@ -60,9 +75,12 @@ def virtual_survey(scenario: str | Sequence[str] = "baseline", *, seed: int = 0,
     ``school``, ``teacher``, ``wave`` (the step), ``role`` and the Likert (1-5)
     items of :data:`sim.district.survey.ITEMS`.
     """
+    seed = check_int("seed", seed, 0, MAX_SEED)
+    if step is not None:
+        check_int("step", step, 0)
+    if n_respondents is not None:
+        check_int("n_respondents", n_respondents, 1)
     model = build_model(load_container(scenario, overrides), seed=seed, validate_config=False)
     last = model.p.steps if step is None else int(step)
-    if not 0 <= last:
-        raise ValueError(f"step must be >= 0; got {step!r}")
     model.run(last)
     return survey(model, n_respondents)

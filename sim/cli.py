@@ -19,12 +19,16 @@ from omegaconf import DictConfig, OmegaConf
 from sim.config import CONFIG_DIR, CONFIG_NAME, SCENARIO_GROUP, ConfigError, available_scenarios, load_config
 from sim.district.calendar import MONTHS_PER_YEAR
 from sim.district.metrics import METRICS
-from sim.exits import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, catch_ctrl_c
+from sim.exits import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, catch_ctrl_c, machine_failure, machine_failures
+from sim.files import atomic_path, check_writable, folder_lock, remove_temporary, write_text
+from sim.inputs.survey import check_init_survey
 from sim.provenance import provenance
 from sim.runs.plots import curves_with_bands
+from sim.runs.posterior import Posterior, load_posterior
 from sim.runs.runner import RunSpec, replicate_seed, run_many, scenario_presets
 
 SUMMARY_YEARS = (2, 5)
+LOCK_FILE = ".run.lock"
 HEADLINE = ("teacher_adoption", "deep_adoption", "schoolwide_share", "pilot_stall_share", "replicated_models")
 
 
@@ -34,9 +38,14 @@ def model_overrides(args: Sequence[str]) -> list[str]:
 
 
 def scenario_labels(run_cfg: DictConfig) -> list[str]:
-    """Scenario labels sim-run compares: every preset, or ``run.scenarios``."""
+    """Scenario labels sim-run compares: every preset, or ``run.scenarios`` (each at most once)."""
     chosen = run_cfg.scenarios
-    return available_scenarios() if chosen == "all" else [str(s) for s in chosen]
+    labels = available_scenarios() if chosen == "all" else [str(s) for s in chosen]
+    twice = sorted({label for label in labels if labels.count(label) > 1})
+    if twice:
+        raise ConfigError(f"run.scenarios lists {', '.join(twice)} more than once; list each scenario once "
+                          "(replicates come from run.replicates).")
+    return labels
 
 
 def check_inputs(args: Sequence[str]) -> DictConfig:
@@ -50,7 +59,9 @@ def check_inputs(args: Sequence[str]) -> DictConfig:
     run_overrides = [a for a in args if a.lstrip("+~").startswith("run.")]
     cfg = load_config("baseline", [*run_overrides, *model_overrides(args)])
     for label in scenario_labels(cfg.run):
-        load_config(scenario_presets(label), model_overrides(args))
+        check_init_survey(load_config(scenario_presets(label), model_overrides(args)))
+    if cfg.run.posterior:
+        load_posterior(cfg.run.posterior)
     return cfg
 
 
@@ -82,17 +93,54 @@ def headline_table(summary: pd.DataFrame) -> str:
     return f"End of year {last['year'].iloc[0]} (mean [90% interval]):\n" + table.to_string()
 
 
+def comparison_specs(cfg: DictConfig, labels: Sequence[str], overrides: Sequence[str],
+                     posterior: Posterior | None = None) -> tuple[list[RunSpec], dict[int, int]]:
+    """The runs of a comparison, and the posterior row each replicate drew (none without a posterior).
+
+    Replicate ``r`` has the same seed, and the same posterior row, in every
+    scenario, so differences between scenarios stay paired.
+    """
+    reps = range(int(cfg.run.replicates))
+    draws = {r: posterior.draw_index(int(cfg.seed), r) for r in reps} if posterior else {}
+    specs = [RunSpec(label, r, replicate_seed(cfg.seed, r), tuple(overrides),
+                     posterior.row(draws[r]) if posterior else ())
+             for label in labels for r in reps]
+    return specs, draws
+
+
+def uncertainty_note(posterior: Posterior | None) -> str:
+    """What the intervals of a comparison carry, in words."""
+    if posterior is None:
+        return ("seed variation only (parameters fixed at their configured values; run.posterior=FILE adds "
+                "parameter uncertainty)")
+    return "seed variation and parameter uncertainty: " + posterior.describe()
+
+
 def run_comparison(cfg: DictConfig, overrides: Sequence[str], out: Path) -> pd.DataFrame:
-    """Run all scenario x replicate simulations and write the outputs to ``out``."""
-    out.mkdir(parents=True, exist_ok=True)
+    """Run all scenario x replicate simulations and write the outputs to ``out``.
+
+    The folder is locked while the runs go on (a second sim-run with the same
+    ``run.name`` is refused, exit status 2); every file is written whole or
+    not at all.
+    """
+    busy = (f"Another sim-run is writing to {out} (the same run.name); wait for it to finish or choose "
+            "another run.name=NAME.")
+    with folder_lock(out, LOCK_FILE, busy):
+        remove_temporary(out)
+        return _run_comparison(cfg, overrides, out)
+
+
+def _run_comparison(cfg: DictConfig, overrides: Sequence[str], out: Path) -> pd.DataFrame:
     labels = scenario_labels(cfg.run)
-    specs = [RunSpec(label, r, replicate_seed(cfg.seed, r), tuple(overrides))
-             for label in labels for r in range(cfg.run.replicates)]
-    (out / "config.yaml").write_text(OmegaConf.to_yaml(cfg))
+    posterior = load_posterior(cfg.run.posterior) if cfg.run.posterior else None
+    specs, draws = comparison_specs(cfg, labels, overrides, posterior)
+    write_text(out / "config.yaml", OmegaConf.to_yaml(cfg))
     meta = provenance(seed=int(cfg.seed), scenarios=labels, replicates=int(cfg.run.replicates),
                       overrides=list(overrides),
-                      replicate_seeds={r: replicate_seed(cfg.seed, r) for r in range(cfg.run.replicates)})
-    (out / "provenance.yaml").write_text(yaml.safe_dump(meta, sort_keys=False))
+                      replicate_seeds={r: replicate_seed(cfg.seed, r) for r in range(cfg.run.replicates)},
+                      uncertainty=uncertainty_note(posterior),
+                      posterior=({**posterior.provenance(), "rows_drawn": draws} if posterior else None))
+    write_text(out / "provenance.yaml", yaml.safe_dump(meta, sort_keys=False))
     frames: list[pd.DataFrame] = []
     stopped: str | None = None
     try:
@@ -107,17 +155,26 @@ def run_comparison(cfg: DictConfig, overrides: Sequence[str], out: Path) -> pd.D
         order = {label: i for i, label in enumerate(labels)}
         ts = ts.sort_values(["scenario", "replicate", "step"], key=lambda c: c.map(order) if c.name == "scenario"
                             else c).reset_index(drop=True)
-    ts.to_parquet(out / "timeseries.parquet", index=False)
+    try:
+        with atomic_path(out / "timeseries.parquet") as tmp:
+            ts.to_parquet(tmp, index=False)
+    except OSError as exc:
+        print(machine_failure("sim-run", exc, f"{len(frames)} of {len(specs)} runs had finished; nothing could be "
+                                             "saved."), file=sys.stderr)
+        raise SystemExit(EXIT_INTERRUPTED if stopped == "Interrupted" else EXIT_FAILED) from None
     if stopped:
         print(f"{stopped}: {len(frames)} of {len(specs)} runs finished and were saved to "
               f"{out / 'timeseries.parquet'}.", file=sys.stderr)
         raise SystemExit(EXIT_INTERRUPTED if stopped == "Interrupted" else EXIT_FAILED)
     summary = summarize(ts, int(cfg.steps))
-    summary.to_csv(out / "summary.csv", index=False)
+    with atomic_path(out / "summary.csv") as tmp:
+        summary.to_csv(tmp, index=False)
     curves_with_bands(ts, out / "adoption_curves.png",
                       title=f"{cfg.district.schools} schools x {cfg.district.teachers_per_school} teachers, "
-                            f"{cfg.run.replicates} replicates per scenario (90% bands)")
+                            f"{cfg.run.replicates} replicates per scenario (90% bands"
+                            f"{', seeds and parameter uncertainty' if posterior else ''})")
     print(headline_table(summary))
+    print(f"Intervals: {uncertainty_note(posterior)}.")
     print(f"\nWrote {out}/: timeseries.parquet, summary.csv, adoption_curves.png, config.yaml, provenance.yaml")
     return ts
 
@@ -130,7 +187,13 @@ def _hydra_app(cfg: DictConfig) -> None:
     cfg = load_config("baseline", [*[o for o in hc.overrides.task if o.startswith("run.")], *overrides])
     OmegaConf.set_struct(cfg, False)
     cfg.run.name = Path(hc.runtime.output_dir).name
-    run_comparison(cfg, overrides, Path(hc.runtime.output_dir))
+    out = Path(hc.runtime.output_dir)
+    try:
+        with machine_failures("sim-run", f"Finished runs are in {out / 'timeseries.parquet'} if it was written."):
+            run_comparison(cfg, overrides, out)
+    except ConfigError as exc:
+        print(f"sim-run: {exc}", file=sys.stderr)
+        raise SystemExit(EXIT_BAD_INPUT) from None
 
 
 def main() -> None:
@@ -141,7 +204,15 @@ def main() -> None:
     args = sys.argv[1:]
     if not any(a.startswith("-") for a in args):
         try:
-            check_inputs(args)
+            cfg = check_inputs(args)
+            check_writable(cfg.run.out)
+            if not any(a.startswith("run.name=") for a in args):  # the time stamp, fixed once for Hydra and us
+                sys.argv.append(f"run.name={cfg.run.name}")
+            out = Path(cfg.run.out) / str(cfg.run.name)
+            if out.is_dir():  # refuse before Hydra writes its record into a folder another sim-run is using
+                with folder_lock(out, LOCK_FILE, f"Another sim-run is writing to {out} (the same run.name); wait "
+                                                 "for it to finish or choose another run.name=NAME."):
+                    pass
         except ConfigError as exc:
             print(f"sim-run: {exc}", file=sys.stderr)
             raise SystemExit(EXIT_BAD_INPUT) from None

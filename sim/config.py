@@ -36,6 +36,43 @@ class ConfigError(ValueError):
     """A configuration, override or input that the model refuses, with a readable reason."""
 
 
+def yaml_problem(exc: BaseException) -> str:
+    """Where and why PyYAML refused a text: "line L, column C: what was expected" (never the text itself)."""
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
+        mark = exc.problem_mark
+        why = " ".join(str(p) for p in (exc.context, exc.problem) if p)
+        if "\\t" in why or "\t" in why:
+            why += " (YAML is indented with spaces, not tabs)"
+        return f"line {mark.line + 1}, column {mark.column + 1}: {why}"
+    if isinstance(exc, yaml.YAMLError):
+        return str(exc).splitlines()[0][:200]
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    return type(exc).__name__
+
+
+def read_yaml(path: Path | str, what: str = "file") -> Any:
+    """Parse a YAML file; ConfigError naming the file, line, column and what was expected if it is not YAML.
+
+    The message never quotes the file's content (a mistyped path may point at a private file).
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: the {what} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset "
+                          f"{exc.start}); save it as UTF-8 YAML.") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the {what} ({exc.strerror or type(exc).__name__}).") from None
+    if "\x00" in text:
+        line = text[:text.index("\x00")].count("\n") + 1
+        raise ConfigError(f"{path}: the {what} contains a NUL byte (line {line}); it is not a YAML text file.")
+    try:
+        return yaml.safe_load(text)
+    except (yaml.YAMLError, RecursionError) as exc:
+        raise ConfigError(f"{path}: the {what} is not valid YAML at {yaml_problem(exc)}.") from None
+
+
 @dataclass(frozen=True)
 class ParamSpec:
     """What ``scenarios/config.yaml`` says about one parameter."""
@@ -138,14 +175,39 @@ def available_scenarios(config_dir: Path = CONFIG_DIR) -> list[str]:
     return sorted(p.stem for p in (config_dir / SCENARIO_GROUP).glob("*.yaml"))
 
 
+def preset_parameters(config_dir: Path = CONFIG_DIR) -> set[str]:
+    """Dotted paths of every parameter that some preset sets: the policy levers that define the scenarios."""
+    def leaves(node: dict, prefix: str = "") -> Iterable[str]:
+        for key, value in node.items():
+            if isinstance(value, dict):
+                yield from leaves(value, f"{prefix}{key}.")
+            else:
+                yield f"{prefix}{key}"
+
+    out: set[str] = set()
+    for path in (config_dir / SCENARIO_GROUP).glob("*.yaml"):
+        node = yaml.safe_load(path.read_text()) or {}
+        out.update(k for k in leaves({k: v for k, v in node.items() if k not in _NOT_PARAMETERS}))
+    return out
+
+
 def scenario_presets(label: str) -> list[str]:
-    """Preset names of a scenario label (``"a+b"`` combines presets a then b)."""
-    return label.split(COMBINE)
+    """Preset names of a scenario label (``"a+b"`` combines presets a then b); ConfigError on an empty name."""
+    names = str(label).split(COMBINE)
+    if not all(n.strip() for n in names):
+        raise ConfigError(f"Scenario label {str(label)[:80]!r} has an empty preset name: join preset names with "
+                          f"'{COMBINE}', e.g. clear_problems{COMBINE}flexibility. Allowed presets: "
+                          f"{', '.join(available_scenarios())}.")
+    return names
 
 
 def _scenario_list(scenario: str | Sequence[str]) -> list[str]:
     names = [scenario] if isinstance(scenario, str) else list(scenario)
-    names = [n.strip() for name in names for n in str(name).strip("[]").split(",") if n.strip()]
+    names = [n.strip() for name in names for n in str(name).strip("[]").split(",")]
+    if any(not n for n in names) and any(names):
+        raise ConfigError("A scenario list has an empty entry (e.g. a doubled or trailing comma); allowed "
+                          f"scenarios: {', '.join(available_scenarios())}.")
+    names = [n for n in names if n]
     if not names:
         raise ConfigError("No scenario given. Allowed scenarios: "
                           + ", ".join(available_scenarios()) + ".")

@@ -137,7 +137,7 @@ def test_gnm_edges_are_m_distinct_ties_like_networkx():
 # -- agents, memory, configuration -----------------------------------------------------
 
 def test_bulk_created_agents_are_ordinary_registered_mesa_agents():
-    model = mesa.Model(seed=1)
+    model = mesa.Model(rng=1)
     plain = Teacher(model, 0)
     bulk = create_indexed(Teacher, model, 5)
     principals = create_indexed(Principal, model, 2)
@@ -156,7 +156,7 @@ def test_models_are_freed_after_use():
     ref = weakref.ref(m)
     del m
     gc.collect()
-    assert ref() is None  # mesa 3.3's Agent._ids would keep it (and its agents) alive
+    assert ref() is None  # no class-level registry keeps it (and its agents) alive (mesa 3.3 did)
 
 
 def test_fast_config_path_gives_the_same_parameters_and_is_not_mutated():

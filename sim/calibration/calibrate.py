@@ -45,8 +45,9 @@ from sim.calibration.experiment import (
     check_settings,
     load_experiment,
 )
-from sim.config import ConfigError
-from sim.exits import EXIT_BAD_INPUT, EXIT_INTERRUPTED, catch_ctrl_c
+from sim.config import ConfigError, read_yaml
+from sim.exits import EXIT_BAD_INPUT, EXIT_INTERRUPTED, catch_ctrl_c, machine_failures
+from sim.files import check_writable
 from sim.inputs.survey import SurveyData, load_survey, split_name
 from sim.runs.executors import resolve_workers
 
@@ -255,7 +256,8 @@ def check_resume(exp: Experiment, data: SurveyData, out: Path) -> int:
     if out.exists() and not out.is_dir():
         raise ConfigError(f"out={out} is a file; give a directory for the calibration's outputs.")
     if state.exists():
-        stored = yaml.safe_load(state.read_text()) or {}
+        stored = read_yaml(state, "calibration state")
+        stored = stored if isinstance(stored, dict) else {}
         mine = {"experiment": exp.fingerprint(), "survey_sha256": data.sha256}
         theirs = {"experiment": stored.get("experiment"), "survey_sha256": stored.get("survey_sha256")}
         if mine != theirs:
@@ -563,7 +565,7 @@ def read_truth(path: str | None) -> dict[str, float] | None:
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"truth={path}: no such file.")
-    raw = yaml.safe_load(p.read_text())
+    raw = read_yaml(p, "truth file")
     raw = raw.get("truth", raw) if isinstance(raw, dict) else raw
     if not isinstance(raw, dict) or not all(isinstance(k, str) and _number(v) for k, v in raw.items()):
         raise ConfigError(f"truth={path}: must map dotted parameter keys to numbers (optionally under 'truth:').")
@@ -596,6 +598,12 @@ def check_inputs(values: dict[str, Any]) -> None:
 
 def _hydra_app(cfg) -> None:
     values = {k: v for k, v in OmegaConf.to_container(cfg).items() if v is not None}
+    kept = f"Finished generations are kept in {values['out']}; the same command resumes the calibration."
+    with machine_failures("sim-calibrate", kept):
+        _calibrate_app(values)
+
+
+def _calibrate_app(values: dict[str, Any]) -> None:
     try:
         calibrate(values["survey"], values["experiment"], values["out"], generations=values.get("generations"),
                   progress=values.get("progress", True), truth=read_truth(values.get("truth")),
@@ -621,6 +629,7 @@ def main() -> None:
         try:
             values = parse_args(args)
             check_inputs(values)
+            check_writable(values["out"])
         except ConfigError as exc:
             print(f"sim-calibrate: {exc}", file=sys.stderr)
             raise SystemExit(EXIT_BAD_INPUT) from None

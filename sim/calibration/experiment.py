@@ -13,9 +13,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 
-from sim.config import REPO_ROOT, ConfigError, _is_int, load_config, parameter_specs
+from sim.config import REPO_ROOT, ConfigError, _is_int, load_config, parameter_specs, read_yaml
 from sim.inputs.survey import STATISTICS, statistics_spec
 
 EXPERIMENTS_DIR = REPO_ROOT / "experiments"
@@ -182,10 +181,7 @@ def load_experiment(name: str) -> Experiment:
     if not path.is_file():
         raise ConfigError(f"No experiment file {path}. Available experiments: "
                           f"{', '.join(available_experiments()) or 'none'} (files experiments/NAME.yaml).")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{where}: not valid YAML ({str(exc).splitlines()[0]}).") from None
+    raw = read_yaml(path, "calibration experiment")
     _need(isinstance(raw, dict), where, "must be a mapping with keys free, fixed, statistics, abc, executor.")
     unknown = set(raw) - _EXPERIMENT_KEYS
     _need(not unknown, where, f"unknown field(s) {', '.join(sorted(unknown))}; allowed: "

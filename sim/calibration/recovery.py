@@ -30,7 +30,7 @@ import pandas as pd
 import yaml
 
 from sim.api import virtual_survey
-from sim.config import ConfigError
+from sim.config import ConfigError, read_yaml
 from sim.exits import EXIT_BAD_INPUT, EXIT_INTERRUPTED, catch_ctrl_c
 
 _RECIPE_KEYS = {"description", "scenario", "overrides", "truth", "waves", "seed", "n_respondents", "missing_share"}
@@ -54,7 +54,7 @@ def load_recipe(path: str | Path) -> Recipe:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"No recipe file {path}.")
-    raw = yaml.safe_load(path.read_text())
+    raw = read_yaml(path, "recipe")
     if not isinstance(raw, dict) or set(raw) - _RECIPE_KEYS:
         raise ConfigError(f"{path}: a recipe is a mapping with keys {', '.join(sorted(_RECIPE_KEYS))}.")
     truth = raw.get("truth") or {}

@@ -10,12 +10,8 @@ as read-write properties.
 from __future__ import annotations
 
 import gc
-import itertools
-import weakref
-from collections.abc import Iterator
 
 import mesa
-from mesa.agent import AgentSet
 
 from sim.district.state import USING, District, Stage
 
@@ -132,27 +128,6 @@ class CentralOffice(mesa.Agent):
         return f"CentralOffice(backed_away={self.backed_away}, {self.levers()})"
 
 
-class _ModelCounters(weakref.WeakKeyDictionary):
-    """``unique_id`` counters per model that do not keep the model alive.
-
-    mesa 3.3's ``Agent._ids`` is a class-level ``defaultdict`` keyed by model,
-    so every model ever built stays in memory (mesa issue #3179, fixed
-    upstream in #3180 after 3.3.1): thousands of runs in one process would
-    leak their agents and arrays. The district's agent classes share this
-    weak-keyed registry instead (one counter per model, as in mesa).
-    """
-
-    def __getitem__(self, model: mesa.Model) -> Iterator[int]:
-        try:
-            return super().__getitem__(model)
-        except KeyError:
-            counter = self[model] = itertools.count(1)
-            return counter
-
-
-Teacher._ids = Principal._ids = CentralOffice._ids = _ModelCounters()
-
-
 def create_indexed(cls: type[Teacher] | type[Principal], model: mesa.Model, n: int) -> list:
     """``[cls(model, i) for i in range(n)]``, registered with the model in bulk.
 
@@ -160,27 +135,28 @@ def create_indexed(cls: type[Teacher] | type[Principal], model: mesa.Model, n: i
     ``model``, ``unique_id``, ``pos`` and ``index``, each agent in
     ``model.agents`` and ``model.agents_by_type[cls]``), about three times
     faster: Mesa's per-agent registration dominates set-up of large districts.
-    Relies on the registries of mesa 3.3 (``_ids``, ``Model._agents``,
+    Relies on the registries of mesa 3.5 (``Model.agent_id_counter``,
     ``Model._agents_by_type``, ``Model._all_agents``); other versions fall
-    back to the constructor, and so do subclasses with their own ``__init__``.
+    back to the constructor, and so do subclasses with their own ``__init__``
+    and agent classes tracked by Mesa datasets.
     """
-    internals = all(hasattr(x, a) for x, a in ((cls, "_ids"), (model, "_agents"),
-                                                (model, "_agents_by_type"), (model, "_all_agents")))
-    if not internals or cls.__init__ not in (Teacher.__init__, Principal.__init__):
+    internals = all(hasattr(model, a) for a in ("agent_id_counter", "_agents_by_type", "_all_agents"))
+    if not internals or cls.__init__ not in (Teacher.__init__, Principal.__init__) or cls._datasets:
         return [cls(model, i) for i in range(n)]
     collecting = gc.isenabled()
     gc.disable()  # otherwise each batch of new objects triggers collections that rescan all of them
     try:
         agents = [cls.__new__(cls) for _ in range(n)]
-        for i, agent, uid in zip(range(n), agents, itertools.islice(cls._ids[model], n)):
-            agent.__dict__.update(model=model, unique_id=uid, pos=None, index=i)
+        first = model.agent_id_counter
+        for i, agent in enumerate(agents):
+            agent.__dict__.update(model=model, unique_id=first + i, pos=None, index=i)
+        model.agent_id_counter = first + n
         keys = dict.fromkeys(agents)
-        model._agents.update(keys)
+        model._all_agents._agents.update(keys)
         if cls in model._agents_by_type:
             model._agents_by_type[cls]._agents.update(keys)
         else:
-            model._agents_by_type[cls] = AgentSet(agents, random=model.random)
-        model._all_agents._agents.update(keys)
+            model._agents_by_type[cls] = type(model._all_agents)(agents, random=model.random)
     finally:
         if collecting:
             gc.enable()

@@ -60,7 +60,7 @@ class DistrictModel(mesa.Model):
             validate(config)
         self.p = to_params(config)
         seed = int(self.p.seed if seed is None else seed)
-        super().__init__(seed=seed)
+        super().__init__(rng=seed)  # seeds self.rng (numpy) and self.random with the same int, as seed= did
         self.seed = seed
         self.p.seed = seed
         d = self.p.district

@@ -34,10 +34,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import yaml
 
-from sim.config import ConfigError
-from sim.exits import EXIT_BAD_INPUT
+from sim.config import ConfigError, yaml_problem
+from sim.exits import EXIT_BAD_INPUT, catch_ctrl_c
+from sim.files import atomic_path
 from sim.runs.experiment import Experiment, parse_experiment
 from sim.runs.plots import LABELS, band_stats, curves_with_bands
 from sim.runs.store import RunStore
@@ -56,11 +58,26 @@ def load(out: Path | str) -> tuple[Experiment, pd.DataFrame, pd.DataFrame]:
     if not path.is_file():
         raise ConfigError(f"{out} is not a sweep output folder: {path} is missing. Give out=DIR of a folder "
                           "written by sim-sweep.")
-    record = yaml.safe_load(path.read_text())
-    exp = parse_experiment(record["experiment"],
-                           steps={label: int(s["config"]["steps"]) for label, s in record["scenarios"].items()})
-    design = pd.read_parquet(out / "design.parquet")
-    rows = RunStore(out).read()
+    try:
+        record = yaml.safe_load(path.read_text(encoding="utf-8"))
+        steps = {label: int(s["config"]["steps"]) for label, s in record["scenarios"].items()}
+        experiment = record["experiment"]
+    except (yaml.YAMLError, UnicodeDecodeError, KeyError, TypeError, AttributeError, ValueError) as exc:
+        raise ConfigError(f"{path} is damaged or not written by sim-sweep ({yaml_problem(exc)}); run the "
+                          "sim-sweep command again to rewrite it.") from None
+    exp = parse_experiment(experiment, steps=steps)
+    try:
+        design = pd.read_parquet(out / "design.parquet")
+    except (OSError, pa.ArrowException) as exc:
+        raise ConfigError(f"{out / 'design.parquet'} is missing or damaged ({str(exc).splitlines()[0][:120]}); "
+                          "run the sim-sweep command again to rewrite it.") from None
+    store = RunStore(out)
+    damage = store.verify()
+    if damage:
+        print(f"sim-analyze: {len(damage)} damaged batch file(s) in {store.dir} left out of the analysis: "
+              f"{', '.join(map(str, damage))}. Run the sim-sweep command again: it sets them aside and runs "
+              "their runs again.", file=sys.stderr)
+    rows = store.read()
     if not rows.empty:  # experiment order of scenarios (batches arrive in completion order)
         order = {label: i for i, label in enumerate(exp.scenarios)}
         rows = (rows.assign(_order=rows["scenario"].map(order)).sort_values(["_order", "point", "replicate", "step"])
@@ -131,7 +148,7 @@ def plot_scenarios(ok: pd.DataFrame, exp: Experiment, path: Path) -> Path:
         ax.grid(alpha=0.3)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    _save(fig, path, 120)
     plt.close(fig)
     return path
 
@@ -185,7 +202,7 @@ def plot_parameters(ok: pd.DataFrame, exp: Experiment, path: Path) -> Path | Non
     fig.suptitle(f"{exp.name}: metrics at {'the last step' if step is None else f'step {step}'} "
                  "(mean and 90% band over replicates and the other parameters)", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    _save(fig, path, 110)
     plt.close(fig)
     return path
 
@@ -231,6 +248,22 @@ def sensitivity(ok: pd.DataFrame, exp: Experiment, design: pd.DataFrame) -> pd.D
                              **{c: float(si[c][k]) for c in cols}})
     return pd.DataFrame(rows)
 
+def reliability(indices: pd.DataFrame, max_conf: float = 0.1) -> list[str]:
+    """Warnings for Sobol indices whose 95% interval is wider than ``max_conf`` or whose total index exceeds 1.
+
+    ``indices`` has columns ``samples`` (the base sample N), ``S1``, ``S1_conf``,
+    ``ST``, ``ST_conf``; only the rows of the largest N are judged.
+    """
+    last = indices[indices["samples"] == indices["samples"].max()]
+    bad = last[(last["ST_conf"] > max_conf) | (last["S1_conf"] > max_conf) | (last["ST"] > 1.05)]
+    if bad.empty:
+        return []
+    n = int(last["samples"].iloc[0])
+    return [f"Sobol sample too small for {len(bad)} of {len(last)} indices at N={n}: intervals up to "
+            f"+/-{bad[['S1_conf', 'ST_conf']].to_numpy().max():.2f}"
+            + (f", total indices up to {bad['ST'].max():.2f} (> 1 is sampling error)" if (bad["ST"] > 1).any()
+               else "") + "; increase the base sample (design.samples, a power of 2) before reading them."]
+
 
 def plot_sensitivity(indices: pd.DataFrame, method: str, path: Path) -> Path:
     """Bar chart per scenario (rows) and metric (columns): S1 and ST, or mu* and sigma, with intervals."""
@@ -257,7 +290,7 @@ def plot_sensitivity(indices: pd.DataFrame, method: str, path: Path) -> Path:
     fig.suptitle(("Sobol indices (95% confidence intervals)" if method == "sobol"
                   else "Morris elementary effects (mu* with 95% interval, sigma)"), fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    _save(fig, path, 110)
     plt.close(fig)
     return path
 
@@ -319,7 +352,7 @@ def discover(ok: pd.DataFrame, exp: Experiment) -> tuple[pd.DataFrame, pd.DataFr
             continue
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            p = prim.Prim(x, y, threshold=d.density, peel_alpha=d.peel_alpha, mass_min=d.mass_min)
+            p = prim.Prim(x, y, peel_alpha=d.peel_alpha, mass_min=d.mass_min)
             for b in range(1, d.max_boxes + 1):
                 box = p.find_box()
                 if box is None or box.mean < d.density:
@@ -333,7 +366,7 @@ def discover(ok: pd.DataFrame, exp: Experiment) -> tuple[pd.DataFrame, pd.DataFr
                          "density": float(box.density), "mass": float(box.mass), "res_dim": int(box.res_dim),
                          "runs_in_box": int(traj.loc[chosen, "n"]), "successes_in_box": int(traj.loc[chosen, "k"]),
                          "successes_total": int(y.sum()), "runs_total": len(y)}
-                boxes += [{**stats, **lim} for lim in _limits(box.box_lims[chosen], p.box_init, box.qp[chosen])] \
+                boxes += [{**stats, **lim} for lim in _limits(box.box_lims[chosen], p.box_init, box.p_values[chosen])] \
                     or [stats]
     return pd.DataFrame(boxes), (pd.concat(trajectories, ignore_index=True) if trajectories else pd.DataFrame())
 
@@ -361,12 +394,22 @@ def plot_peeling(trajectory: pd.DataFrame, exp: Experiment, path: Path) -> Path:
     fig.suptitle(f"PRIM peeling trajectories: success = {d.metric} {'>=' if d.above else '<='} {d.threshold}",
                  fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    _save(fig, path, 110)
     plt.close(fig)
     return path
 
 
 # --------------------------------------------------------------------------- all together
+
+def _csv(frame: pd.DataFrame, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, index=False)
+
+
+def _save(fig, path: Path, dpi: int) -> None:
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=dpi)
+
 
 def analyze(out: Path | str) -> list[str]:
     """Write every analysis output of a sweep folder; return the file names written."""
@@ -376,7 +419,7 @@ def analyze(out: Path | str) -> list[str]:
     failed = rows[rows["error"].notna()]
     failures = out / "failures.csv"
     if len(failed):
-        failed.drop(columns=["step", *exp.metrics]).to_csv(failures, index=False)
+        _csv(failed.drop(columns=["step", *exp.metrics]), failures)
         written.append(failures.name)
     elif failures.exists():
         failures.unlink()
@@ -384,7 +427,7 @@ def analyze(out: Path | str) -> list[str]:
     if ok.empty:
         print("sim-analyze: no successful runs to analyze.", file=sys.stderr)
         return written
-    summarize(ok, exp).to_csv(out / "summary.csv", index=False)
+    _csv(summarize(ok, exp), out / "summary.csv")
     written.append("summary.csv")
     written.append(plot_scenarios(ok, exp, out / "scenario_comparison.png").name)
     if plot_parameters(ok, exp, out / "parameters.png"):
@@ -392,14 +435,17 @@ def analyze(out: Path | str) -> list[str]:
     if exp.design.method in ("sobol", "morris"):
         indices = sensitivity(ok, exp, design)
         if not indices.empty:
-            indices.to_csv(out / f"{exp.design.method}_indices.csv", index=False)
+            if exp.design.method == "sobol":
+                for warning in reliability(indices.assign(samples=exp.design.samples)):
+                    print(f"sim-analyze: warning: {warning}", file=sys.stderr)
+            _csv(indices, out / f"{exp.design.method}_indices.csv")
             plot_sensitivity(indices, exp.design.method, out / f"{exp.design.method}_indices.png")
             written += [f"{exp.design.method}_indices.csv", f"{exp.design.method}_indices.png"]
     if exp.analysis.discovery.metric:
         boxes, trajectory = discover(ok, exp)
         if not trajectory.empty:
-            boxes.to_csv(out / "prim_boxes.csv", index=False)
-            trajectory.to_csv(out / "prim_trajectory.csv", index=False)
+            _csv(boxes, out / "prim_boxes.csv")
+            _csv(trajectory, out / "prim_trajectory.csv")
             plot_peeling(trajectory, exp, out / "prim_peeling.png")
             written += ["prim_boxes.csv", "prim_trajectory.csv", "prim_peeling.png"]
     return written
@@ -417,6 +463,7 @@ def parse_args(args: Sequence[str]) -> Path:
 
 def main() -> None:
     """Console entry point of ``sim-analyze``."""
+    catch_ctrl_c()
     try:
         out = parse_args(sys.argv[1:])
         written = analyze(out)

@@ -17,7 +17,8 @@ Backends
     scheduler such as ``tcp://10.0.0.5:8786`` (e.g. one started by
     dask-jobqueue on a SLURM cluster) or a scheduler file (``*.json``, written
     by ``dask scheduler --scheduler-file``); without an address, a new
-    ``LocalCluster`` with ``workers`` single-threaded workers.
+    ``LocalCluster`` with ``workers`` single-threaded workers, whose dashboard
+    (bokeh) listens on 127.0.0.1 only unless another address is asked for.
 """
 
 from __future__ import annotations
@@ -29,10 +30,19 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Any, Protocol, TypeVar
 
+import tqdm.std as tqdm_std
+
+# Forking is only safe from a single-threaded process (Python 3.12 warns otherwise), so progress
+# bars run without tqdm's monitor thread (it only tunes how often a bar redraws).
+tqdm_std.tqdm.monitor_interval = 0
+
 T = TypeVar("T")
 R = TypeVar("R")
 
 EXECUTORS = ("local", "dask")
+#: Where a LocalCluster's dashboard listens: this machine only, any free port (``host:port``; empty: no
+#: dashboard). Another interface only when asked (``dask.dashboard=0.0.0.0:8787``): the dashboard has no login.
+DASHBOARD = "127.0.0.1:0"
 #: Batches per execution slot when the batch size is chosen automatically:
 #: enough to balance load and report progress, few enough to keep overhead low.
 BATCHES_PER_SLOT = 8
@@ -85,7 +95,8 @@ class _ContextMixin:
 def _mp_context() -> multiprocessing.context.BaseContext:
     """``fork`` where available: workers inherit imported modules and composed configs, so they
     start in milliseconds (importing mesa switches the default to ``spawn``, which re-imports
-    everything in each worker); elsewhere the platform default."""
+    everything in each worker); elsewhere the platform default.
+    """
     methods = multiprocessing.get_all_start_methods()
     return multiprocessing.get_context("fork" if "fork" in methods else None)
 
@@ -127,7 +138,8 @@ class LocalExecutor(_ContextMixin):
 class DaskExecutor(_ContextMixin):
     """A Dask distributed cluster: an existing scheduler at ``address``, or a LocalCluster."""
 
-    def __init__(self, address: str | None = None, workers: int = 0, processes: bool = True) -> None:
+    def __init__(self, address: str | None = None, workers: int = 0, processes: bool = True,
+                 dashboard: str | None = DASHBOARD) -> None:
         from distributed import Client, LocalCluster
 
         self._cluster = None
@@ -140,12 +152,20 @@ class DaskExecutor(_ContextMixin):
         else:
             n = resolve_workers(workers)
             self._cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=processes,
-                                         dashboard_address=":0")  # any free port
+                                         dashboard_address=dashboard or None)
             self.client = Client(self._cluster)
             where = f"LocalCluster, {n} worker{'s' if n > 1 else ''}"
         self.slots = max(1, sum(self.client.nthreads().values()))
-        self.dashboard = self.client.dashboard_link
+        self.dashboard = self._local_dashboard(dashboard) if self._cluster is not None else self.client.dashboard_link
         self.description = f"dask ({where}), {self.slots} thread{'s' if self.slots > 1 else ''}"
+
+    def _local_dashboard(self, dashboard: str | None) -> str | None:
+        """Address of the LocalCluster's dashboard as bound (Dask's own link names the machine's address)."""
+        server = getattr(self._cluster.scheduler, "http_server", None)
+        if not dashboard or server is None or "dashboard" not in self._cluster.scheduler.services:
+            return None
+        host = dashboard.rsplit(":", 1)[0] or "127.0.0.1"
+        return f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{server.port}/status"
 
     def map_unordered(self, fn: Callable[[T], R], items: Sequence[T]) -> Iterator[tuple[int, R]]:
         """Submit every item as a task; yield results as tasks finish (lost workers are retried by Dask)."""
@@ -172,10 +192,10 @@ class DaskExecutor(_ContextMixin):
 
 
 def make_executor(kind: str = "local", workers: int = 0, address: str | None = None,
-                  processes: bool = True) -> LocalExecutor | DaskExecutor:
+                  processes: bool = True, dashboard: str | None = DASHBOARD) -> LocalExecutor | DaskExecutor:
     """Build the executor named ``kind`` (one of :data:`EXECUTORS`)."""
     if kind == "local":
         return LocalExecutor(workers)
     if kind == "dask":
-        return DaskExecutor(address, workers, processes)
+        return DaskExecutor(address, workers, processes, dashboard)
     raise ValueError(f"unknown executor {kind!r}; allowed: {', '.join(EXECUTORS)}")

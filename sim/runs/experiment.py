@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import fnmatch
 import hashlib
 import itertools
 import json
@@ -32,11 +33,15 @@ from typing import Any, Optional
 
 import numpy as np
 import pandas as pd
+import yaml
 from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf
 
-from sim.config import REPO_ROOT, ConfigError, ParamSpec, available_scenarios, load_config, parameter_specs
+from sim.config import (REPO_ROOT, ConfigError, ParamSpec, available_scenarios, load_config, parameter_specs,
+                        preset_parameters, read_yaml, yaml_problem)
 from sim.district.metrics import METRICS
+from sim.inputs.survey import check_init_survey
 from sim.runs.executors import EXECUTORS
+from sim.runs.posterior import Posterior, load_posterior
 from sim.runs.runner import COMBINE, RunSpec, run_seed, scenario_presets
 
 EXPERIMENTS_DIR = Path(os.environ.get("SIM_EXPERIMENTS_DIR", REPO_ROOT / "experiments")).resolve()
@@ -45,6 +50,16 @@ DESIGNS = ("factorial", "lhs", "sobol", "morris")
 SALIB_DESIGNS = ("sobol", "morris")
 SEED_MODES = ("common", "independent")
 HEADLINE = ("teacher_adoption", "deep_adoption", "schoolwide_share", "replicated_models")
+#: Default limit on the runs of one sweep (``max_runs``): planning takes about PLAN_BYTES_PER_RUN bytes per run,
+#: so a million runs plan in about 2 GB; raise it explicitly for a larger design.
+MAX_RUNS = 1_000_000
+#: Memory the plan of one run takes (SweepRun, RunSpec and identity; 1.4 kB measured with tracemalloc, rounded up).
+PLAN_BYTES_PER_RUN = 2_000
+#: Simulation speed for the time estimate: teacher-steps per second on one core (docs/performance.md: 4.2 M).
+TEACHER_STEPS_PER_SECOND = 4.0e6
+#: Fixed cost of one run (set-up, collection, writing), seconds (docs/performance.md: a 2,000-teacher,
+#: 50-step run takes 24 ms in all).
+RUN_OVERHEAD_SECONDS = 0.005
 #: Parameters that a sweep sets itself (replicate seeds, steps, sim-run settings).
 RESERVED = ("seed", "steps", "run.")
 
@@ -90,6 +105,7 @@ class DaskConfig:
 
     address: Optional[str] = None  # tcp://HOST:PORT or a scheduler file *.json (None: a LocalCluster)
     processes: bool = True  # LocalCluster: worker processes (false: threads)
+    dashboard: Optional[str] = "127.0.0.1:0"  # LocalCluster dashboard host:port (this machine only; null: none)
 
 
 @dataclass
@@ -108,6 +124,9 @@ class SweepSchema:
     steps: Optional[int] = None  # None: the model's default
     record_every: int = 1  # record every k steps (and the last); 0: the last step only
     metrics: Any = "all"  # "all" or a list from sim.district.metrics.METRICS
+    posterior: Optional[str] = None  # posterior sample CSV: each run draws the parameters the design does not set
+    parameter_set: Optional[str] = None  # "behavioural": vary every numeric behavioural parameter over its range
+    exclude: list[str] = field(default_factory=list)  # glob patterns of parameters parameter_set leaves out
     analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
     # runner settings (usually given on the command line)
     out: str = "results/${experiment}"
@@ -118,6 +137,8 @@ class SweepSchema:
     progress: bool = True
     analyze: bool = True  # write summary.csv, plots and indices after the sweep
     retry_failed: bool = False  # rerun runs recorded as failed
+    max_runs: int = 1_000_000  # refuse a design with more runs unless raised (docs/robustness.md)
+    verify: bool = False  # only check the stored batches against their checksums (damaged ones are set aside)
 
 
 def register_schema() -> None:
@@ -131,7 +152,8 @@ def register_schema() -> None:
 
 def available_experiments(directory: Path = EXPERIMENTS_DIR) -> list[str]:
     """Names of the sweep experiments in ``directory`` (files using the sweep schema)."""
-    return sorted(p.stem for p in directory.glob("*.yaml") if SCHEMA_NAME in p.read_text())
+    return sorted(p.stem for p in directory.glob("*.yaml")
+                  if SCHEMA_NAME in p.read_text(encoding="utf-8", errors="replace"))
 
 
 def locate(name: str) -> tuple[Path, str]:
@@ -158,6 +180,10 @@ def compose_experiment(name: str, overrides: Sequence[str] = ()) -> DictConfig:
     from omegaconf.errors import OmegaConfBaseException
 
     directory, stem = locate(name)
+    raw = read_yaml(directory / f"{stem}.yaml", "experiment file")  # file, line and column if it is not YAML
+    if not isinstance(raw, dict):
+        raise ConfigError(f"Experiment file {directory / stem}.yaml must be a mapping of fields, starting with "
+                          f"'defaults: [{SCHEMA_NAME}, _self_]'.")
     register_schema()
     if GlobalHydra.instance().is_initialized():
         GlobalHydra.instance().clear()
@@ -171,6 +197,9 @@ def compose_experiment(name: str, overrides: Sequence[str] = ()) -> DictConfig:
         OmegaConf.resolve(cfg)
     except (HydraException, OmegaConfBaseException) as exc:
         raise ConfigError(f"Experiment '{stem}': {_first_line(exc)}") from None
+    except yaml.YAMLError as exc:  # a file it builds on (defaults list) is not YAML
+        raise ConfigError(f"Experiment '{stem}': a file in its defaults list is not valid YAML at "
+                          f"{yaml_problem(exc)}.") from None
     return cfg
 
 
@@ -322,6 +351,45 @@ def _check(path: str, spec: ParamSpec, value: Any) -> None:
         raise ConfigError(f"parameters.{path}: {exc}") from None
 
 
+# --------------------------------------------------------------------------- parameter sets
+
+#: Named sets of parameters an experiment can vary at once (``parameter_set``).
+PARAMETER_SETS = ("behavioural",)
+#: Not behavioural: replicate seeds, run length, district size, sim-run, metric, survey and input settings.
+NOT_BEHAVIOURAL = ("seed", "steps", "district.schools", "district.teachers_per_school", "district.name", "run.*",
+                   "metrics.*", "survey.*", "init.*")
+
+
+def parameter_set(name: str, exclude: Sequence[str], overrides: Sequence[str], method: str) -> dict[str, dict]:
+    """``{path: {range: [lo, hi]}}`` for every parameter of a named set (each over its documented range).
+
+    ``behavioural``: every numeric (integer or real, not list) parameter of
+    ``scenarios/config.yaml`` that is not a bookkeeping, size, metric, survey or
+    input setting (:data:`NOT_BEHAVIOURAL`) nor a policy lever (a parameter some
+    preset sets: varying it would erase the scenarios' differences), minus those
+    matching ``exclude`` (glob patterns, e.g. ``"*.step"``) and those fixed in
+    ``overrides``.
+    Parameters listed under ``parameters`` override their entry here (e.g. a
+    narrower range).
+    """
+    if name not in PARAMETER_SETS:
+        hint = difflib.get_close_matches(name, PARAMETER_SETS, n=1)
+        raise ConfigError(f"Unknown parameter_set '{name}'." + (f" Did you mean '{hint[0]}'?" if hint else "")
+                          + f" Allowed: {', '.join(PARAMETER_SETS)}.")
+    if method not in ("lhs", *SALIB_DESIGNS):
+        raise ConfigError(f"parameter_set varies parameters over ranges: use design.method lhs, sobol or morris "
+                          f"(not {method}).")
+    fixed = {ov.split("=", 1)[0].lstrip("+~") for ov in overrides} | preset_parameters()
+    out = {}
+    for path, spec in parameter_specs().items():
+        numeric = spec.range is not None and spec.choices is None and not isinstance(spec.default, list | bool)
+        skipped = any(fnmatch.fnmatchcase(path, pat) for pat in (*NOT_BEHAVIOURAL, *exclude))
+        if numeric and not skipped and path not in fixed and spec.range[0] < spec.range[1]:
+            lo, hi = spec.range
+            out[path] = {"range": [int(lo), int(hi)] if isinstance(spec.default, int) else [lo, hi]}
+    return out
+
+
 # --------------------------------------------------------------------------- the experiment
 
 @dataclass(frozen=True)
@@ -341,6 +409,7 @@ class Experiment:
     metrics: tuple[str, ...]
     analysis: AnalysisConfig
     config: dict  # the composed experiment, resolved (scenarios expanded)
+    posterior: Posterior | None = None
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -425,8 +494,13 @@ def parse_experiment(cfg: DictConfig | dict, steps: dict[str, int] | None = None
                               "base seed with 'seed', and the number of steps with 'steps'.")
     labels = _scenario_labels(_plain(cfg.scenarios)) if steps is None else list(steps)
 
-    raw = OmegaConf.to_container(cfg.parameters, resolve=True)
-    parameters = tuple(parse_parameter(path, entry, method) for path, entry in _flatten(raw).items())
+    raw = _flatten(OmegaConf.to_container(cfg.parameters, resolve=True))
+    if cfg.parameter_set is not None:
+        raw = {**parameter_set(str(cfg.parameter_set), list(cfg.exclude), overrides, method), **raw}
+    elif len(cfg.exclude):
+        raise ConfigError("exclude lists parameters to leave out of a parameter_set; set parameter_set: "
+                          f"{PARAMETER_SETS[0]} or drop exclude.")
+    parameters = tuple(parse_parameter(path, entry, method) for path, entry in raw.items())
     for p in parameters:
         if any(ov.split("=", 1)[0].lstrip("+~") == p.path for ov in overrides):
             raise ConfigError(f"parameters.{p.path} is varied and also fixed in overrides; keep one.")
@@ -445,13 +519,18 @@ def parse_experiment(cfg: DictConfig | dict, steps: dict[str, int] | None = None
     _int_field(cfg, "design.seed", 0, 2**32 - 1)
 
     fixed = list(overrides) + ([f"steps={cfg.steps}"] if cfg.steps is not None else [])
+    teacher_steps: dict[str, int] = {}
     if steps is None:
         steps = {}
         for label in labels:
             try:
-                steps[label] = int(load_config(scenario_presets(label), fixed).steps)
+                scenario_cfg = load_config(scenario_presets(label), fixed)
+                check_init_survey(scenario_cfg)
             except ConfigError as exc:
                 raise ConfigError(f"Scenario '{label}' with overrides {fixed}: {exc}") from None
+            steps[label] = int(scenario_cfg.steps)
+            teacher_steps[label] = (steps[label] * int(scenario_cfg.district.schools)
+                                    * int(scenario_cfg.district.teachers_per_school))
 
     analysis = OmegaConf.to_object(cfg.analysis)
     analysis.metrics = list(_metric_list(list(analysis.metrics), "analysis.metrics", metrics))
@@ -469,11 +548,71 @@ def parse_experiment(cfg: DictConfig | dict, steps: dict[str, int] | None = None
             raise ConfigError("analysis.discovery: density must be in (0, 1], mass_min and peel_alpha in (0, 1).")
         _int_field(cfg, "analysis.discovery.max_boxes", 1)
 
+    max_runs = _int_field(cfg, "max_runs", 1, what="the largest design this sweep may plan")
+    if teacher_steps:
+        size = DesignSize.of(method, parameters, design, replicates, teacher_steps)
+        if size.runs > max_runs:
+            raise ConfigError(f"This design is too large to plan: {size}. The limit is max_runs={max_runs} "
+                              f"(default {MAX_RUNS:,}); if you mean it, raise it with max_runs={size.runs}, or "
+                              "choose fewer replicates, points or scenarios.")
+
+
+    posterior = None
+    if cfg.posterior:
+        posterior = load_posterior(Path(str(cfg.posterior)))
+        fixed_keys = {ov.split("=", 1)[0].lstrip("+~") for ov in overrides}
+        clash = sorted(set(posterior.names) & fixed_keys)
+        if clash:
+            raise ConfigError(f"posterior: {', '.join(clash)} is drawn from the posterior and also fixed in "
+                              "overrides; keep one.")
     config = OmegaConf.to_container(cfg, resolve=True)
     config["scenarios"] = labels
+    if cfg.parameter_set is not None:  # record the expanded set: later analyses must not re-expand a changed config
+        config.update(parameters={k: raw[k] for k in raw}, parameter_set=None, exclude=[])
     return Experiment(name=name, scenarios=tuple(labels), overrides=overrides, parameters=parameters,
                       design=design, replicates=replicates, seed=seed, seeds=seeds, steps=steps,
-                      record_every=record_every, metrics=metrics, analysis=analysis, config=config)
+                      record_every=record_every, metrics=metrics, analysis=analysis, config=config,
+                      posterior=posterior)
+
+
+@dataclass(frozen=True)
+class DesignSize:
+    """What a design costs, estimated before it is built (:func:`parse_experiment` refuses it above ``max_runs``)."""
+
+    rows: int  # design rows (parameter points; SALib designs may repeat some)
+    scenarios: int
+    replicates: int
+    cpu_seconds: float  # simulation time on one core
+    plan_bytes: int  # memory to plan the runs
+
+    @property
+    def runs(self) -> int:
+        """Scenarios x design rows x replicates (an upper bound: repeated points run once)."""
+        return self.scenarios * self.rows * self.replicates
+
+    @classmethod
+    def of(cls, method: str, parameters: Sequence[Parameter], design: DesignConfig, replicates: int,
+           teacher_steps: dict[str, int]) -> DesignSize:
+        """Estimate from the design's definition alone (Python integers: no overflow, nothing built)."""
+        d = len(parameters)
+        if method == "factorial":
+            rows = math.prod(len(p.values) for p in parameters)  # type: ignore[arg-type]
+        elif method == "lhs":
+            rows = design.samples
+        elif method == "sobol":
+            rows = design.samples * ((2 * d + 2) if design.second_order else (d + 2))
+        else:
+            rows = design.samples * (d + 1)
+        per_point = sum(RUN_OVERHEAD_SECONDS + ts / TEACHER_STEPS_PER_SECOND for ts in teacher_steps.values())
+        return cls(rows=rows, scenarios=len(teacher_steps), replicates=replicates,
+                   cpu_seconds=rows * replicates * per_point,
+                   plan_bytes=len(teacher_steps) * rows * replicates * PLAN_BYTES_PER_RUN)
+
+    def __str__(self) -> str:
+        hours = self.cpu_seconds / 3600
+        return (f"{self.runs:,} runs ({self.scenarios} scenario(s) x {self.rows:,} design point(s) x "
+                f"{self.replicates:,} replicate(s)), about {hours:,.1f} CPU-hours of simulation and "
+                f"{self.plan_bytes / 1e9:,.1f} GB of memory to plan")
 
 
 def _plain(value: Any) -> Any:
@@ -506,13 +645,11 @@ class Design:
 
     def frame(self) -> pd.DataFrame:
         """One row per design row: ``row``, ``point`` key, parameter values, ``u:<name>`` unit coordinates."""
-        df = pd.DataFrame({"row": np.arange(len(self.points)), "point": [point_key(p) for p in self.points]})
-        for name in self.names:
-            df[name] = [column_value(p[name]) for p in self.points]
+        columns = {"row": np.arange(len(self.points)), "point": [point_key(p) for p in self.points]}
+        columns.update({name: [column_value(p[name]) for p in self.points] for name in self.names})
         if self.unit is not None:
-            for j, name in enumerate(self.names):
-                df[f"u:{name}"] = self.unit[:, j]
-        return df
+            columns.update({f"u:{name}": self.unit[:, j] for j, name in enumerate(self.names)})
+        return pd.DataFrame(columns)
 
 
 def make_design(exp: Experiment) -> Design:
@@ -593,6 +730,11 @@ def make_plan(exp: Experiment, design: Design) -> list[SweepRun]:
                 seed = run_seed(exp.seed, r, seed_key)
                 identity = {"scenario": label, "config": config, "point": point, "replicate": r, "seed": seed,
                             "overrides": fixed, "record_every": exp.record_every, "metrics": exp.metrics}
+                drawn: tuple[tuple[str, Any], ...] = ()
+                if exp.posterior is not None:
+                    row = exp.posterior.draw_index(exp.seed, r, None if exp.seeds == "common" else seed_key)
+                    drawn = tuple((n, v) for n, v in exp.posterior.row(row) if n not in design.names)
+                    identity["posterior"] = [exp.posterior.digest, row]
                 runs.append(SweepRun(_digest(identity)[:16], key, values,
-                                     RunSpec(label, r, seed, fixed, values)))
+                                     RunSpec(label, r, seed, fixed, (*drawn, *values))))
     return runs

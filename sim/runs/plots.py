@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from sim.district.calendar import MONTHS_PER_YEAR  # noqa: E402
+from sim.files import atomic_path  # noqa: E402
 
 LABELS = {
     "teacher_adoption": "Teachers using the practice (any quality)",
@@ -54,6 +55,7 @@ def curves_with_bands(df: pd.DataFrame, path: Path | str,
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     path = Path(path)
-    fig.savefig(path, dpi=120)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120)
     plt.close(fig)
     return path

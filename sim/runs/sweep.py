@@ -22,12 +22,11 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import os
 import sys
 import time
 import traceback
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +37,8 @@ from omegaconf import DictConfig, OmegaConf
 from tqdm.auto import tqdm
 
 from sim.config import ConfigError, load_config
-from sim.exits import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, catch_ctrl_c
+from sim.exits import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, catch_ctrl_c, machine_failure, machine_failures
+from sim.files import atomic_path, check_writable, write_text
 from sim.provenance import package_versions, provenance
 from sim.runs.executors import auto_batch_size, batched, make_executor
 from sim.runs.experiment import (
@@ -78,6 +78,8 @@ class Settings:
     progress: bool = True
     analyze: bool = True
     retry_failed: bool = False
+    dashboard: str | None = "127.0.0.1:0"
+    verify: bool = False  # only check the stored batches (checksums), set damaged ones aside, and stop
 
     @classmethod
     def from_config(cls, cfg: DictConfig) -> Settings:
@@ -85,7 +87,8 @@ class Settings:
         return cls(out=Path(cfg.out), workers=int(cfg.workers), executor=str(cfg.executor),
                    address=cfg.dask.address or None, processes=bool(cfg.dask.processes),
                    batch_size=int(cfg.batch_size), progress=bool(cfg.progress), analyze=bool(cfg.analyze),
-                   retry_failed=bool(cfg.retry_failed))
+                   retry_failed=bool(cfg.retry_failed), verify=bool(cfg.get("verify", False)),
+                   dashboard=cfg.dask.get("dashboard", "127.0.0.1:0") or None)
 
 
 @dataclass
@@ -105,6 +108,9 @@ class SweepResult:
     executor: str = ""
     interrupted: bool = False
     aborted: str = ""  # why the executor failed (a worker or the cluster was lost), if it did
+    write_error: OSError | None = None  # the results could not be written (a full disk, a removed folder)
+    damaged: list[str] = field(default_factory=list)  # batches set aside this invocation (damaged/...)
+    verified: int = 0  # batch files checked against their checksums
 
     @property
     def overhead(self) -> float:
@@ -205,9 +211,7 @@ def _concat(chunks: list) -> list | np.ndarray:
 # --------------------------------------------------------------------------- experiment.yaml
 
 def _atomic_yaml(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".tmp-{path.name}")
-    tmp.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
-    os.replace(tmp, path)
+    write_text(path, yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
 
 
 def _record(exp: Experiment, design: Design, n_runs: int, out: Path) -> dict:
@@ -250,6 +254,17 @@ def run_sweep(exp: Experiment, settings: Settings) -> SweepResult:
     store = RunStore(out)
     with store.locked():
         store.clean()
+        store.adopt()
+        damage = store.verify()
+        result = SweepResult(out=out, planned=len(plan), skipped=0, verified=len(store.all_parts()))
+        if damage:
+            result.damaged = [str(p.relative_to(out)) for p in store.set_aside(damage)]
+            print(f"sim-sweep: {len(damage)} damaged batch file(s) in {store.dir} set aside in "
+                  f"{out / 'damaged'}: {', '.join(map(str, damage))}. Their runs count as not done"
+                  + (" and are run again now." if not settings.verify else
+                     "; run the same command without verify=true to run them again."), file=sys.stderr)
+        if settings.verify:
+            return result
         done = check_resumable(exp, plan, store)
         if settings.retry_failed and done["failed"].any():
             store.drop_runs(set(done.loc[done["failed"], "run_id"]))
@@ -269,8 +284,9 @@ def run_sweep(exp: Experiment, settings: Settings) -> SweepResult:
                   f"this session runs {entry['git_revision']}. The 'session' column tells them apart; use a new "
                   "out=DIR for a dataset made with one revision.", file=sys.stderr)
         _atomic_yaml(out / "experiment.yaml", record)
-        design.frame().to_parquet(out / "design.parquet", index=False)
-        result = SweepResult(out=out, planned=len(plan), skipped=len(finished))
+        with atomic_path(out / "design.parquet") as tmp:
+            design.frame().to_parquet(tmp, index=False)
+        result.skipped = len(finished)
         if todo:
             _execute(exp, settings, todo, store, session, result)
         result.failed_total = int(store.finished()["failed"].sum())
@@ -280,8 +296,12 @@ def run_sweep(exp: Experiment, settings: Settings) -> SweepResult:
                       "startup_seconds": round(result.startup_seconds, 3), "overhead": round(result.overhead, 4),
                       "overhead_after_startup": round(result.overhead_after_startup, 4),
                       "interrupted": result.interrupted,
-                      "aborted": result.aborted or None})
-        _atomic_yaml(out / "experiment.yaml", record)
+                      "aborted": result.aborted or None, "damaged_set_aside": result.damaged or None,
+                      "write_error": str(result.write_error) if result.write_error else None})
+        try:
+            _atomic_yaml(out / "experiment.yaml", record)
+        except OSError as exc:  # the runs are saved; only this session's summary in experiment.yaml is lost
+            result.write_error = result.write_error or exc
     return result
 
 
@@ -292,7 +312,8 @@ def _execute(exp: Experiment, settings: Settings, todo: list[SweepRun], store: R
     start = time.perf_counter()
     bar = None
     try:
-        with make_executor(settings.executor, settings.workers, settings.address, settings.processes) as ex:
+        with make_executor(settings.executor, settings.workers, settings.address, settings.processes,
+                           settings.dashboard) as ex:
             result.executor, result.slots = ex.description, ex.slots
             result.startup_seconds = time.perf_counter() - start
             if getattr(ex, "dashboard", None):
@@ -302,7 +323,11 @@ def _execute(exp: Experiment, settings: Settings, todo: list[SweepRun], store: R
             bar = tqdm(total=len(todo), unit="run", desc=exp.name, disable=not settings.progress,
                        dynamic_ncols=True)
             for i, table in ex.map_unordered(fn, batches):
-                store.write(table, session)
+                try:
+                    store.write(table, session)
+                except OSError as exc:  # a full disk: stop, keep the batches written so far
+                    result.write_error = exc
+                    break
                 per_run = table.select(["run_id", "run_seconds"]).to_pandas().drop_duplicates("run_id")
                 result.ran += len(batches[i])
                 result.failed_now += table.num_rows - table["error"].null_count  # a failed run has one row
@@ -331,9 +356,17 @@ def sweep(experiment: str, overrides: Sequence[str] = ()) -> SweepResult:
 
 
 def _finish(result: SweepResult, settings: Settings) -> None:
+    if settings.verify:
+        print(f"Verified {result.verified} batch file(s) in {result.out / 'runs'}: "
+              + (f"{len(result.damaged)} damaged, set aside in {result.out / 'damaged'}."
+                 if result.damaged else "all match their checksums."))
+        return
     print(result.report())
     saved = (f"{result.skipped + result.ran} of {result.planned} runs are saved in {result.out / 'runs'}; "
              "run the same command again to resume.")
+    if result.write_error is not None:
+        print(machine_failure("sim-sweep", result.write_error, saved), file=sys.stderr)
+        return
     if result.interrupted:
         print(f"Interrupted: {saved}", file=sys.stderr)
         return
@@ -367,8 +400,9 @@ def _hydra_released() -> Iterator[None]:
 
 
 def _hydra_app(cfg: DictConfig) -> None:
-    with _hydra_released():
-        settings = Settings.from_config(cfg)
+    settings = Settings.from_config(cfg)
+    kept = (f"Runs finished so far are kept in {settings.out / 'runs'}; the same command resumes the sweep.")
+    with _hydra_released(), machine_failures("sim-sweep", kept):
         try:
             result = run_sweep(parse_experiment(cfg), settings)
         except ConfigError as exc:
@@ -377,7 +411,7 @@ def _hydra_app(cfg: DictConfig) -> None:
         _finish(result, settings)
     if result.interrupted:
         raise SystemExit(EXIT_INTERRUPTED)
-    if result.aborted:
+    if result.aborted or result.write_error is not None or (settings.verify and result.damaged):
         raise SystemExit(EXIT_FAILED)
 
 
@@ -386,27 +420,40 @@ def _fail(message: str) -> None:
     raise SystemExit(EXIT_BAD_INPUT)
 
 
+def check_args(args: Sequence[str]) -> tuple[Path, str, list[str]]:
+    """Validate the command line before Hydra starts: the experiment, its runs, the output folder.
+
+    Returns the experiment's config directory and name and the other
+    arguments; raises ConfigError on bad input (and OSError when the output
+    folder cannot be written).
+    """
+    from sim.runs.experiment import available_experiments
+
+    chosen = [a for a in args if a.split("=", 1)[0] == "experiment"]
+    if len(chosen) != 1 or not chosen[0].split("=", 1)[1]:
+        raise ConfigError("choose one experiment with experiment=NAME (a file in experiments/, or a path to a YAML "
+                          f"file). Available: {', '.join(available_experiments())}.")
+    name = chosen[0].split("=", 1)[1]
+    rest = [a for a in args if a != chosen[0]]
+    directory, stem = locate(name)
+    if not any(a.startswith("-") for a in rest):
+        cfg = compose_experiment(name, [a for a in rest if not a.startswith("hydra")])
+        exp = parse_experiment(cfg)
+        settings = Settings.from_config(cfg)
+        check_resumable(exp, make_plan(exp, make_design(exp)), RunStore(settings.out))
+        check_writable(settings.out)
+    return directory, stem, rest
+
+
 def main() -> None:
     """Console entry point of ``sim-sweep``: validate everything, then start the Hydra app."""
     import hydra
 
-    from sim.runs.experiment import available_experiments
-
     catch_ctrl_c()
     args = sys.argv[1:]
     COMMAND[:] = args
-    chosen = [a for a in args if a.split("=", 1)[0] == "experiment"]
-    if len(chosen) != 1 or not chosen[0].split("=", 1)[1]:
-        _fail("choose one experiment with experiment=NAME (a file in experiments/, or a path to a YAML file). "
-              f"Available: {', '.join(available_experiments())}.")
-    name = chosen[0].split("=", 1)[1]
-    rest = [a for a in args if a != chosen[0]]
     try:
-        directory, stem = locate(name)
-        if not any(a.startswith("-") for a in rest):
-            cfg = compose_experiment(name, [a for a in rest if not a.startswith("hydra")])
-            exp = parse_experiment(cfg)
-            check_resumable(exp, make_plan(exp, make_design(exp)), RunStore(Settings.from_config(cfg).out))
+        directory, stem, rest = check_args(args)
     except ConfigError as exc:
         _fail(str(exc))
     register_schema()

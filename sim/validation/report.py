@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from collections.abc import Sequence
 
@@ -12,6 +11,7 @@ import pandas as pd
 import yaml
 
 from sim.config import REPO_ROOT, load_config
+from sim.docblocks import replace_block
 from sim.exits import EXIT_BAD_INPUT, EXIT_INTERRUPTED, catch_ctrl_c
 from sim.runs.runner import replicate_seed
 from sim.validation.docking import (
@@ -80,12 +80,6 @@ SCENARIOS_DOC = REPO_ROOT / "docs" / "scenarios.md"
 FIGURES = REPO_ROOT / "docs" / "figures"
 
 
-def replace_block(text: str, name: str, body: str) -> str:
-    """Replace the text between ``<!-- BEGIN name -->`` and ``<!-- END name -->``."""
-    pattern = re.compile(rf"(<!-- BEGIN {name} -->\n).*?(<!-- END {name} -->)", re.S)
-    if not pattern.search(text):
-        raise ValueError(f"the document lacks the markers <!-- BEGIN {name} --> ... <!-- END {name} -->")
-    return pattern.sub(lambda m: m.group(1) + body.strip() + "\n" + m.group(2), text)
 
 
 def _positive_int(text: str) -> int:

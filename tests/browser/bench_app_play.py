@@ -88,10 +88,10 @@ def browser_steps_per_second(schools: int, seconds: float) -> tuple[float, float
                 page.keyboard.press("Tab")
             page.get_by_role("button", name="Reset", exact=True).click()
             expect(page.locator(".sim-status-baseline")).to_be_visible(timeout=120_000)
-            counter = page.get_by_text(re.compile(r"^Step: \d+$"))
+            counter = page.get_by_text(re.compile(r"^Time: \d+\.0$"))  # SolaraViz's "Information" card (model.time)
 
             def steps() -> int:
-                return int(counter.first.inner_text().split(":")[1])
+                return round(float(counter.first.inner_text().split(":")[1]))
 
             # Count the district pictures the browser actually shows (src changes), with their times.
             page.evaluate("""() => { window.__shown = [];

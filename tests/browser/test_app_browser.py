@@ -169,10 +169,10 @@ def test_workshop_app_in_chromium(server, expected, config_dir, tmp_path):
             status = page.locator(".sim-status-chosen")
             expect(status).to_contain_text("Before year 1: 0 of 50 schools school-wide", timeout=90_000)
 
-            counter = page.get_by_text(re.compile(r"^Step: \d+$"))  # SolaraViz's "Information" card
+            counter = page.get_by_text(re.compile(r"^Time: \d+\.0$"))  # SolaraViz's "Information" card (model.time)
 
             def step_counter() -> int:
-                return int(counter.first.inner_text().split(":")[1])
+                return round(float(counter.first.inner_text().split(":")[1]))
 
             # The scenario selector offers every preset of the configuration; pick the test preset.
             page.locator(".v-select").filter(has_text="Scenario preset").click()
@@ -207,7 +207,7 @@ def test_workshop_app_in_chromium(server, expected, config_dir, tmp_path):
 
             for k in range(1, STEPS + 1):
                 page.get_by_role("button", name="Step", exact=True).click()
-                expect(page.get_by_text(f"Step: {k}", exact=True)).to_be_visible()
+                expect(page.get_by_text(f"Time: {k}.0", exact=True)).to_be_visible()
             expect(status).to_have_text(f"Your settings: {status_line(_row(chosen, STEPS), SCHOOLS)}")
             expect(page.locator(".sim-status-baseline")).to_have_text(
                 f"Baseline: {status_line(_row(base, STEPS), SCHOOLS)}")
