@@ -166,7 +166,7 @@ CSS = """
 .sim-root .sim-bar .v-input__slot { margin-bottom: 0; }
 .sim-root .sim-bar .v-text-field__details, .sim-root .sim-bar .v-messages { display: none; }
 .solara-footer, footer { display: none !important; }
-.sim-presenter .sim-panel { display: none; }
+.sim-presenter .sim-panel { display: none !important; }
 .sim-presenter { font-size: 20px; }
 .sim-presenter .sim-status-chosen { font-size: 26px; }
 .sim-presenter .sim-status-baseline { font-size: 22px; }
@@ -371,15 +371,15 @@ def Page():
             solara.Text(SHORT_TITLE, classes=["sim-title"])
             solara.Select(label="Scenario", value=settings.scenario, values=available_scenarios(),
                           on_value=lambda name: change(settings.with_scenario(name)), classes=["sim-scenario-select"],
-                          style={"max-width": "210px"})
+                          style={"max-width": "190px"})
             solara.InputInt("Seed", value=settings.seed,
                             on_value=lambda v: change(Settings.from_values(**{**_query_dict(settings), "seed": v})),
-                            classes=["sim-seed"], style={"max-width": "80px"})
+                            classes=["sim-seed"], style={"max-width": "64px"})
             solara.InputInt("Schools", value=settings.schools,
                             on_value=lambda v: _safe(change, lambda: Settings.from_values(
                                 **{**_query_dict(settings), "schools": v}), set_link_error),
-                            classes=["sim-schools"], style={"max-width": "80px"})
-            solara.Checkbox(label="Baseline alongside", value=settings.side_by_side,
+                            classes=["sim-schools"], style={"max-width": "64px"})
+            solara.Checkbox(label="Baseline", value=settings.side_by_side,
                             on_value=lambda v: change(Settings.from_values(**{**_query_dict(settings),
                                                                                 "side_by_side": v})))
             solara.Button("Step", on_click=step_once, disabled=model is None or playing, color="primary",
@@ -387,11 +387,13 @@ def Page():
             solara.Button("Pause" if playing else "Play", on_click=toggle_play,
                           disabled=model is None, color="primary", classes=["sim-play"])
             solara.Select(label="Speed", value=speed, values=list(SPEEDS), on_value=set_speed,
-                          style={"max-width": "130px"})
+                          classes=["sim-speed"], style={"max-width": "135px"})
             if model is not None:
-                solara.FileDownload(lambda: export_zip(model, band_frame), filename=f"{export_name(model)}.zip",
-                                    label="Download handout (ZIP)", mime_type="application/zip")
-            solara.Checkbox(label="Presenter mode", value=presenter, on_value=set_presenter)
+                with solara.Div(classes=["sim-download"]):  # the button spins while the ZIP is made
+                    solara.FileDownload(lambda: export_zip(model, band_frame), filename=f"{export_name(model)}.zip",
+                                        label="Handout (ZIP)", mime_type="application/zip")
+            with solara.Div(classes=["sim-presenter-toggle"]):
+                solara.Checkbox(label="Presenter", value=presenter, on_value=set_presenter)
         with solara.Row(gap="0px", style={"align-items": "flex-start"}):
             with solara.Column(gap="8px", classes=["sim-panel"]):
                 ScenarioCard(settings)

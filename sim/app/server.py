@@ -106,9 +106,14 @@ def serve(host: str, port: int) -> None:
     """Serve the app page (:mod:`sim.app.page`) on ``host:port`` behind :func:`guard` (blocks until stopped)."""
     os.environ["SOLARA_APP"] = "sim.app.page"
     os.environ["SERVER_NAME"], os.environ["SERVER_PORT"] = host, str(port)
+    import warnings
+
     import solara.server.settings as solara_settings
     import uvicorn
 
+    # Solara warns on every page load that its samesite=none cookie needs https; on plain http it falls back
+    # to samesite=lax, which is what a local app wants.
+    warnings.filterwarnings("ignore", message="Cookies with samesite=none require https")
     solara_settings.main.mode = "production"
     solara_settings.telemetry.mixpanel_enable = False
     from solara.server.starlette import app
