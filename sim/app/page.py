@@ -20,6 +20,7 @@ Usage::
 from __future__ import annotations
 
 import html
+import os
 import sys
 import threading
 import time
@@ -95,8 +96,20 @@ def band_pool() -> ProcessPoolExecutor:
         if _BAND_POOL is None:
             import multiprocessing
 
-            _BAND_POOL = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+            _BAND_POOL = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                                             initializer=_exit_with_parent, initargs=(os.getpid(),))
         return _BAND_POOL
+
+
+def _exit_with_parent(parent: int) -> None:
+    """In the band worker: exit when the app's process is gone (a killed server leaves no worker behind)."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(2)
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True).start()
 
 
 def play_loop(session: Session, speed: float, on_frame, cancel: threading.Event) -> None:
@@ -128,6 +141,23 @@ def play_loop(session: Session, speed: float, on_frame, cancel: threading.Event)
             on_frame(steps)
         elif speed <= 0:
             cancel.wait(0.001)
+
+
+def in_own_thread(on_frame):
+    """``on_frame`` run in a new thread of this tab's kernel: the page renders there, so the play loop goes on."""
+    from solara.server import kernel_context
+
+    context = kernel_context.get_current_context() if kernel_context.has_current_context() else None
+
+    def start(step: int) -> None:
+        def run() -> None:
+            if context is not None:
+                kernel_context.set_context_for_thread(context, threading.current_thread())
+            on_frame(step)
+
+        threading.Thread(target=run, daemon=True).start()
+
+    return start
 
 
 # -- views -------------------------------------------------------------------------------------------
@@ -167,13 +197,14 @@ CSS = """
 .sim-root .sim-bar .v-text-field__details, .sim-root .sim-bar .v-messages { display: none; }
 .solara-footer, footer { display: none !important; }
 .sim-presenter .sim-panel { display: none !important; }
-.sim-presenter { font-size: 20px; }
-.sim-presenter .sim-status-chosen { font-size: 26px; }
-.sim-presenter .sim-status-baseline { font-size: 22px; }
-.sim-presenter .sim-event { font-size: 24px; }
-.sim-presenter table.sim-table { font-size: 21px; }
-.sim-presenter table.sim-table td.sim-unit { font-size: 17px; }
-.sim-presenter .sim-figures { grid-template-columns: repeat(2, minmax(0, 1fr)); }
+.sim-presenter { font-size: 19px; }
+.sim-presenter .sim-status-chosen { font-size: 23px; }
+.sim-presenter .sim-status-baseline { font-size: 19px; }
+.sim-presenter .sim-event { font-size: 22px; }
+.sim-presenter .sim-band-note { font-size: 16px; }
+.sim-presenter table.sim-table { font-size: 19px; }
+.sim-presenter table.sim-table td.sim-unit { font-size: 15px; }
+.sim-presenter [class^="sim-caption-"] { display: none; }
 @media (min-width: 1900px) { .sim-root .sim-figures img { max-height: none; } }
 """
 
@@ -259,15 +290,15 @@ def Figures(session: Session, frame: int, band: Any, presenter: bool):
     picture = solara.use_memo(lambda: DistrictPicture(model.runs()), dependencies=[model])
     charts = solara.use_memo(lambda: {name: Chart(name, [label for label, _ in model.runs()], model.p.steps)
                                       for name in CHARTS}, dependencies=[model])
-    with session.lock:
+    with session.lock:  # copy the state into the figures' artists (fast) ...
         picture.update()
-        pngs = {"district": picture.png()}
         data = {label: m.timeseries() for label, m in model.runs()}
         evs = events(model)
-        for name, chart in charts.items():
+        for chart in charts.values():
             chart.update(data, band=band, events=evs)
-            pngs[name] = chart.png()
-        captions = {name: chart.caption() for name, chart in charts.items()}
+    # ... and draw them without holding up the play loop (drawing is most of a frame's time).
+    pngs = {"district": picture.png(), **{name: chart.png() for name, chart in charts.items()}}
+    captions = {name: chart.caption() for name, chart in charts.items()}
     solara.use_effect(session.drawn.set)  # after every render: the page shows the latest frame
     with solara.Div(classes=["sim-figures"]):
         with solara.Column(gap="0px"):
@@ -347,7 +378,7 @@ def Page():
 
     def play(cancel: threading.Event) -> None:
         if playing and model is not None:
-            play_loop(session, SPEEDS[speed], set_frame, cancel)
+            play_loop(session, SPEEDS[speed], in_own_thread(set_frame), cancel)
 
     solara.use_thread(play, dependencies=[playing, model, speed], intrusive_cancel=False)
 

@@ -48,14 +48,15 @@ def server_only(schools: int, seconds: float) -> tuple[float, float]:
     frames, cancel = [0], threading.Event()
 
     def draw() -> None:
-        with session.lock:
+        with session.lock:  # as the page does (sim.app.page.Figures): copy state under the lock, draw outside
             picture.update()
-            picture.png()
             data = {label: m.timeseries() for label, m in model.runs()}
             evs = events(model)
             for chart in charts:
                 chart.update(data, events=evs)
-                chart.png()
+        picture.png()
+        for chart in charts:
+            chart.png()
         frames[0] += 1
         session.drawn.set()
 
