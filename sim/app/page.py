@@ -52,6 +52,7 @@ from sim.app.state import (
     judge,
     model_status,
     preset_text,
+    preset_value,
     seed_band,
     settings_from_args,
     show_headline,
@@ -232,8 +233,6 @@ def lever_text(lever: Lever, settings: Settings) -> str:
     """"Coaching: 0.5 FTE/school (preset)" or "... (moved; preset 0.5 FTE/school)"."""
     value = settings.value(lever.path)
     moved = lever.path in settings.moved()
-    from sim.app.state import preset_value
-
     note = f"moved; {settings.scenario} has {lever.show(preset_value(settings.scenario, lever.path))}" if moved \
         else "as the preset"
     return f"{lever.label}: {lever.show(value)} ({note})"

@@ -666,7 +666,18 @@ def export_files(model: WorkshopModel, band: pd.DataFrame | None = None) -> dict
     with _tmp_png() as tmp:
         curves_with_bands(df, tmp, by="run", metrics=BAND_METRICS, title=title)
         files["curves.png"] = tmp.read_bytes()
-    files["handout.pdf"] = handout_pdf(model, base, charts, title, line)
+    text = preset_text(s.scenario)
+    status = [f"Your settings: {model_status(model)}", f"Baseline: {model_status(base)}"]
+    if event_line(model):
+        status.append(f"Latest event: {event_line(model)}")
+    mine, theirs = headline_values(model), headline_values(base)
+    rows = []
+    for key, label, unit, _ in HEADLINE:
+        diff, verdict = judge(key, mine[key] - theirs[key])
+        rows.append([label, unit, show_headline(key, mine[key]), show_headline(key, theirs[key]),
+                     f"{diff} ({verdict})"])
+    files["handout.pdf"] = handout_pdf(title, f"{text.title}. {text.summary}", status, rows,
+                                       list(charts.values()), line)
     files["config.yaml"] = OmegaConf.to_yaml(load_config(s.scenario, s.overrides())).encode()
     files["config_baseline.yaml"] = OmegaConf.to_yaml(load_config(BASELINE, s.reference().overrides())).encode()
     last = df[df["step"] == step].set_index("run")

@@ -398,38 +398,25 @@ class DistrictPicture(LiveFigure):
                                   "school-wide")
 
 
-def handout_pdf(model: DistrictModel, base: DistrictModel, charts: dict[str, Chart], title: str,
-                line: str) -> bytes:
-    """A one-page PDF handout (A4 landscape): the scenario in words, status, headline table, curves.
+def handout_pdf(title: str, about: str, status: Sequence[str], rows: Sequence[Sequence[str]],
+                charts: Sequence[Chart], line: str) -> bytes:
+    """A one-page PDF handout (A4 landscape): the scenario in words, status, headline table, charts.
 
-    ``model`` is the app's :class:`sim.app.state.WorkshopModel`; ``charts`` the
-    exported charts (drawn into the page as pictures); ``line`` the provenance line.
+    ``rows`` are the headline table's rows (label, unit, your settings, baseline,
+    difference with its "better"/"worse"); ``line`` is the provenance line.
     """
     import textwrap
 
     from matplotlib.backends.backend_pdf import PdfPages
 
-    from sim.app.state import HEADLINE, event_line, headline_values, judge, model_status, preset_text, show_headline
-
-    s = model.settings
-    text = preset_text(s.scenario)
     fig = Figure(figsize=(11.69, 8.27))
     fig.text(0.04, 0.955, title, fontsize=14, weight="bold", va="top")
-    about = f"{text.title}. {text.summary}"
     fig.text(0.04, 0.915, "\n".join(textwrap.wrap(about, 150)), fontsize=9, va="top")
-    status = [f"Your settings: {model_status(model)}", f"Baseline: {model_status(base)}"]
-    if event_line(model):
-        status.append(f"Latest event: {event_line(model)}")
     fig.text(0.04, 0.83, "\n".join(status), fontsize=9.5, va="top")
-    mine, theirs = headline_values(model), headline_values(base)
-    rows = []
-    for key, label, unit, _ in HEADLINE:
-        diff, verdict = judge(key, mine[key] - theirs[key])
-        rows.append([label, unit, show_headline(key, mine[key]), show_headline(key, theirs[key]),
-                     f"{diff} ({verdict})"])
     ax = fig.add_axes((0.04, 0.5, 0.92, 0.24))
     ax.axis("off")
-    table = ax.table(cellText=rows, colLabels=["", "unit", "your settings", "baseline", "difference"],
+    table = ax.table(cellText=[list(r) for r in rows],
+                     colLabels=["", "unit", "your settings", "baseline", "difference"],
                      loc="upper left", cellLoc="left", colWidths=[0.36, 0.14, 0.14, 0.14, 0.18])
     table.auto_set_font_size(False)
     table.set_fontsize(9)
@@ -438,8 +425,8 @@ def handout_pdf(model: DistrictModel, base: DistrictModel, charts: dict[str, Cha
         if r > 0 and c == 4:
             verdict = rows[r - 1][4]
             cell.get_text().set_color(GOOD if "better" in verdict else BAD if "worse" in verdict else "black")
-    for i, name in enumerate(("adoption", "schools", "strain")):
-        img = np.asarray(Image.open(io.BytesIO(charts[name].png())).convert("RGB"))
+    for i, chart in enumerate(charts[:3]):
+        img = np.asarray(Image.open(io.BytesIO(chart.png())).convert("RGB"))
         cax = fig.add_axes((0.03 + i * 0.325, 0.06, 0.31, 0.42))
         cax.imshow(img)
         cax.axis("off")
