@@ -403,7 +403,8 @@ def Page():
                           on_value=lambda name: change(settings.with_scenario(name)), classes=["sim-scenario-select"],
                           style={"max-width": "190px"})
             solara.InputInt("Seed", value=settings.seed,
-                            on_value=lambda v: change(Settings.from_values(**{**_query_dict(settings), "seed": v})),
+                            on_value=lambda v: _safe(change, lambda: Settings.from_values(
+                                **{**_query_dict(settings), "seed": v}), set_link_error),
                             classes=["sim-seed"], style={"max-width": "64px"})
             solara.InputInt("Schools", value=settings.schools,
                             on_value=lambda v: _safe(change, lambda: Settings.from_values(
