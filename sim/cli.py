@@ -16,6 +16,7 @@ import pandas as pd
 import yaml
 from omegaconf import DictConfig, OmegaConf
 
+from sim.args import show_help, wants_help
 from sim.config import CONFIG_DIR, CONFIG_NAME, SCENARIO_GROUP, ConfigError, available_scenarios, load_config
 from sim.district.calendar import MONTHS_PER_YEAR
 from sim.district.metrics import METRICS
@@ -30,6 +31,31 @@ from sim.runs.runner import RunSpec, replicate_seed, run_many, scenario_presets
 SUMMARY_YEARS = (2, 5)
 LOCK_FILE = ".run.lock"
 HEADLINE = ("teacher_adoption", "deep_adoption", "schoolwide_share", "pilot_stall_share", "replicated_models")
+
+
+HELP = """
+Usage: sim-run [run.setting=value ...] [model.parameter=value ...]
+
+Runs each scenario preset x run.replicates, writes results/<run.name>/
+(timeseries.parquet, summary.csv, adoption_curves.png, config.yaml,
+provenance.yaml) and prints a short summary, baseline first.
+
+Settings of the run:
+  run.scenarios=[a,b]   presets to compare (default: all); '{combine}' combines
+                        presets, e.g. run.scenarios=[baseline,clear_problems{combine}flexibility]
+  run.replicates=N      replicates per scenario (default 20)
+  run.name=NAME         output folder under results/ (default: a time stamp)
+  run.workers=N         processes (0: all cores)
+  run.posterior=FILE    draw parameters from a sim-calibrate posterior sample
+Model settings (every run): any parameter, e.g.
+  district.schools=30  steps=50  seed=1  policy.goal_clarity=0.8
+Scenario presets: {presets}
+
+Example:
+  sim-run run.scenarios=[baseline,henry_all_in] run.replicates=10 district.schools=30
+
+Every model parameter, its meaning, range and source: {parameters}.
+"""
 
 
 def model_overrides(args: Sequence[str]) -> list[str]:
@@ -202,6 +228,8 @@ def main() -> None:
 
     catch_ctrl_c()
     args = sys.argv[1:]
+    if wants_help(args):
+        show_help(HELP)
     if not any(a.startswith("-") for a in args):
         try:
             cfg = check_inputs(args)

@@ -218,8 +218,8 @@ def _scenario_list(scenario: str | Sequence[str]) -> list[str]:
             raise ConfigError(
                 f"Unknown scenario '{name}'."
                 + (f" Did you mean '{hint[0]}'?" if hint else "")
-                + f" Allowed scenarios: {', '.join(known)}. Combine presets as"
-                " scenario=[a,b] (later presets override earlier ones).")
+                + f" Allowed scenarios: {', '.join(known)}. Combine presets with '{COMBINE}', e.g."
+                f" clear_problems{COMBINE}flexibility (later presets override earlier ones).")
     return names
 
 

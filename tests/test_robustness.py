@@ -558,7 +558,7 @@ def test_sim_validate_parser(args: list[str]) -> None:
     ("sim-run", ["=", "run.replicates=abc"]), ("sim-run", ["district.schools=-3"]),
     ("sim-sweep", ["experiment=", "x"]), ("sim-sweep", ["experiment=levers_factorial", "replicates=1.5"]),
     ("sim-analyze", ["out="]), ("sim-analyze", ["out=/nonexistent"]),
-    ("sim-calibrate", ["survey=\x01", "experiment=?", "out=o"]), ("sim-validate", ["--replicates", "zero"]),
+    ("sim-calibrate", ["survey=\x01", "experiment=?", "out=o"]), ("sim-validate", ["replicates=zero"]),
     ("sim-app", ["port=99999"]),
 ])
 def test_every_tool_refuses_bad_arguments_with_exit_2(name: str, args: list[str], tmp_path: Path) -> None:

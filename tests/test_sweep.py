@@ -354,8 +354,10 @@ def test_summary_and_plots(factorial: Path, tmp_path: Path) -> None:
     pd.testing.assert_frame_equal(pd.read_csv(out / "summary.csv"), summary)
     with pytest.raises(ConfigError, match="is not a sweep output folder"):
         analyze(tmp_path / "nowhere")
-    with pytest.raises(ConfigError, match="usage: sim-analyze out=DIR"):
+    with pytest.raises(ConfigError, match="Unknown setting 'outdir'.*Did you mean 'out'"):
         parse_args(["outdir=x"])
+    with pytest.raises(ConfigError, match="usage: sim-analyze out=DIR"):
+        parse_args([])
 
 
 def test_prim_finds_the_region_of_success(tmp_path: Path) -> None:

@@ -58,8 +58,8 @@ from sim.app.state import (
     show_headline,
 )
 from sim.app.views import CHARTS, Chart, DistrictPicture
+from sim.args import fail, parse, show_help, wants_help
 from sim.config import ConfigError, available_scenarios, parameter_specs
-from sim.exits import EXIT_BAD_INPUT
 
 DEFAULT_OUT = "results/app"
 TITLE = "What if? Classroom innovation in a district"
@@ -493,21 +493,29 @@ page = Page
 
 # -- command line --------------------------------------------------------------------------------
 
-USAGE = ("usage: sim-app [port=8765] [host=127.0.0.1] serves the workshop app on http://<host>:<port>/ "
-         "(port=0 picks a free port; host=<this machine's address on the room's network> lets other "
-         "machines of that network open it; only 127.0.0.1 by default); sim-app export [scenario=<preset>] "
-         "[seed=<n>] [schools=<n>] [<lever path, e.g. policy.coaching_fte>=<value>] [steps=<months>] "
-         "[out=results/app] saves the comparison with the baseline as in the app's download.")
+HELP = """
+Usage: sim-app [port=8765] [host=127.0.0.1]
+       sim-app export [scenario=PRESET] [seed=N] [schools=N] [LEVER=value ...] [steps=MONTHS] [out=DIR]
+
+Serves the workshop what-if app on http://<host>:<port>/ (port=0 picks a free
+port). It answers this machine only (127.0.0.1) unless host= gives this
+machine's address on the room's network. The page's address holds the
+settings (?scenario=...&seed=...&schools=...&policy.coaching_fte=...), so a
+link opens the same run. 'sim-app export ...' saves the handout (figures, CSV,
+one-page PDF, provenance) without a browser.
+
+Levers (dotted key or short name): """ + ", ".join(f"{lv.path} ({lv.name})" for lv in LEVERS) + """
+Scenario presets: {presets}
+
+Example:
+  sim-app export scenario=henry_all_in policy.coaching_fte=1 steps=50 out=results/handout
+
+The levers' ranges and sources: {parameters}; the app: docs/app.md.
+"""
 
 
 def _parse_options(args: Sequence[str], allowed: Sequence[str]) -> dict[str, str]:
-    opts: dict[str, str] = {}
-    for a in args:
-        key, sep, value = a.partition("=")
-        if not sep or key not in allowed:
-            raise ConfigError(f"Unknown argument '{a}'. Allowed: {', '.join(f'{k}=...' for k in allowed)}.")
-        opts[key] = value
-    return opts
+    return parse("sim-app", args, allowed, model=False).tool
 
 
 def export_command(args: Sequence[str]) -> Path:
@@ -531,9 +539,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     from sim.app import server
 
     args = list(sys.argv[1:] if argv is None else argv)
-    if any(a in ("-h", "--help", "help") for a in args):
-        print(USAGE)
-        return
+    if wants_help(args):
+        show_help(HELP)
     try:
         if args and args[0] == "export":
             out = export_command(args[1:])
@@ -543,8 +550,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         host = server.check_host(opts.get("host", server.HOST))
         port = server.check_port(host, opts.get("port", str(server.DEFAULT_PORT)))
     except ConfigError as exc:
-        print(f"sim-app: {exc} {USAGE}", file=sys.stderr)
-        raise SystemExit(EXIT_BAD_INPUT) from None
+        fail("sim-app", exc)
     server.serve(host, port)
 
 

@@ -30,6 +30,7 @@ import pandas as pd
 import yaml
 from omegaconf import OmegaConf
 
+from sim.args import did_you_mean, is_model_key, show_help, wants_help
 from sim.calibration.design import (
     SurveyDesign,
     SurveySimulator,
@@ -44,8 +45,9 @@ from sim.calibration.experiment import (
     available_experiments,
     check_settings,
     load_experiment,
+    with_model_settings,
 )
-from sim.config import ConfigError, read_yaml
+from sim.config import ConfigError, parameter_specs, read_yaml
 from sim.exits import EXIT_BAD_INPUT, EXIT_INTERRUPTED, catch_ctrl_c, machine_failures
 from sim.files import check_writable
 from sim.inputs.survey import SurveyData, load_survey, split_name
@@ -518,6 +520,33 @@ class CalibrateArgs:
     progress: bool = True
 
 
+HELP = """
+Usage: sim-calibrate survey=CSV experiment=NAME out=DIR [setting=value ...] [model.parameter=value ...]
+
+Fits the experiment's free parameters to a teacher survey with ABC-SMC (pyabc),
+generation by generation (a rerun resumes), then writes the posterior, a
+posterior predictive check and plots to out=DIR.
+
+Calibration experiments: {experiments}
+
+Settings:
+  generations=N       generations to reach in total
+  max_simulations=N   stop before a generation would pass N simulations
+  workers=N           processes (0: all cores); executor=dask dask_address=HOST:PORT
+  draws=N             posterior predictive runs
+  truth=FILE          known true values (synthetic surveys)
+  progress=false      hide the progress display
+Model settings (added to the experiment's fixed values), e.g.
+  district.schools=40  policy.coaching_fte=0.5
+Scenario presets: {presets}
+
+Example:
+  sim-calibrate survey=experiments/data/synthetic_baseline.csv experiment=calibrate_small \\
+      district.schools=40 out=results/cal40
+
+The survey format: docs/survey.md; experiments: docs/calibration.md; every
+model parameter, its meaning, range and source: {parameters}.
+"""
 _REQUIRED_ARGS = ("survey", "experiment", "out")
 _INT_ARGS = ("generations", "workers", "draws", "max_simulations")
 
@@ -531,15 +560,16 @@ def parse_args(args: Sequence[str]) -> dict[str, Any]:
         key = key.lstrip("+")
         if key.startswith("hydra"):
             continue
+        if eq and is_model_key(key):
+            values.setdefault("model", []).append(f"{key}={val}")
+            continue
         if not eq:
             raise ConfigError(f"Argument '{a}' is not of the form key=value. Usage: sim-calibrate survey=PATH "
                               f"experiment=NAME out=DIR [{'|'.join(k + '=...' for k in known[3:])}].")
         if key not in known:
-            import difflib
-
-            hint = difflib.get_close_matches(key, known, n=1)
-            raise ConfigError(f"Unknown argument '{key}'." + (f" Did you mean '{hint[0]}'?" if hint else "")
-                              + f" Allowed: {', '.join(known)}.")
+            raise ConfigError(f"Unknown argument '{key}': not a setting of sim-calibrate nor a model parameter."
+                              + did_you_mean(key, [*known, *parameter_specs()]) + f" Settings: {', '.join(known)};"
+                              " model parameters: docs/parameters.md. Run 'sim-calibrate --help' for an example.")
         if key in _INT_ARGS:
             try:
                 val = int(val)
@@ -581,7 +611,7 @@ def _settings(values: dict[str, Any]) -> dict[str, Any]:
 def check_inputs(values: dict[str, Any]) -> None:
     """Everything that can be refused before any simulation: survey, experiment, settings, out, truth."""
     data = load_survey(values["survey"])
-    exp = load_experiment(values["experiment"])
+    exp = with_model_settings(load_experiment(values["experiment"]), values.get("model", []))
     exp = replace(exp, **{k: v for k, v in _settings(values).items() if v is not None})
     check_settings(exp, "command line")
     if values.get("generations") is not None and values["generations"] < 1:
@@ -596,8 +626,13 @@ def check_inputs(values: dict[str, Any]) -> None:
                                                       f"{exp.name} ({', '.join(exp.free)}).")
 
 
+#: Model settings from the command line (``district.schools=40``): not Hydra arguments, kept here for the app.
+MODEL_SETTINGS: list[str] = []
+
+
 def _hydra_app(cfg) -> None:
     values = {k: v for k, v in OmegaConf.to_container(cfg).items() if v is not None}
+    values["model"] = list(MODEL_SETTINGS)
     kept = f"Finished generations are kept in {values['out']}; the same command resumes the calibration."
     with machine_failures("sim-calibrate", kept):
         _calibrate_app(values)
@@ -605,7 +640,8 @@ def _hydra_app(cfg) -> None:
 
 def _calibrate_app(values: dict[str, Any]) -> None:
     try:
-        calibrate(values["survey"], values["experiment"], values["out"], generations=values.get("generations"),
+        experiment = with_model_settings(load_experiment(values["experiment"]), values.get("model", []))
+        calibrate(values["survey"], experiment, values["out"], generations=values.get("generations"),
                   progress=values.get("progress", True), truth=read_truth(values.get("truth")),
                   **_settings(values))
     except CalibrationInterrupted as exc:
@@ -625,9 +661,14 @@ def main() -> None:
 
     catch_ctrl_c()
     args = sys.argv[1:]
+    if wants_help(args):
+        show_help(HELP.replace("{experiments}", ", ".join(available_experiments()) or "none"))
     if not any(a.startswith("-") for a in args):
         try:
             values = parse_args(args)
+            MODEL_SETTINGS[:] = values.get("model", [])
+            sys.argv = [sys.argv[0], *(a for a in args if a.partition("=")[0] not in
+                                       {m.partition("=")[0] for m in MODEL_SETTINGS})]
             check_inputs(values)
             check_writable(values["out"])
         except ConfigError as exc:

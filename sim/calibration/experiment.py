@@ -9,10 +9,12 @@ wrong is refused with a :class:`sim.config.ConfigError` naming the file.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import yaml
 
 from sim.config import REPO_ROOT, ConfigError, _is_int, load_config, parameter_specs, read_yaml
 from sim.inputs.survey import STATISTICS, statistics_spec
@@ -101,6 +103,28 @@ _EXPERIMENT_KEYS = {"description", "scenario", "fixed", "free", "statistics", "a
 _ABC_KEYS = {"population": int, "generations": int, "min_acceptance_rate": float, "max_simulations": int,
              "seed": int, "distance": str, "pilot": int, "quantile": float}
 _EXECUTOR_KEYS = {"kind": str, "scheduling": str, "workers": int, "dask_address": str}
+
+
+def with_model_settings(exp: Experiment, settings: Sequence[str]) -> Experiment:
+    """``exp`` with model settings from the command line (``district.schools=40``) added to its fixed values.
+
+    Raises ConfigError for a free (calibrated) parameter or an invalid value.
+    """
+    if not settings:
+        return exp
+    fixed = dict(exp.fixed)
+    for setting in settings:
+        key, _, value = setting.partition("=")
+        if key in exp.free:
+            raise ConfigError(f"'{setting}': {key} is a free parameter of {exp.name} (calibrated from the survey), "
+                              f"so it cannot be set. Free parameters: {', '.join(exp.free)}.")
+        fixed[key] = yaml.safe_load(value) if value else value
+    out = replace(exp, fixed=fixed)
+    try:
+        load_config(list(out.scenario), out.overrides())
+    except ConfigError as exc:
+        raise ConfigError(f"Model settings {' '.join(settings)}: {exc}") from None
+    return out
 
 
 def experiment_path(name: str) -> Path:

@@ -451,19 +451,37 @@ def analyze(out: Path | str) -> list[str]:
     return written
 
 
+HELP = """
+Usage: sim-analyze out=DIR
+
+(Re)analyses a sweep folder written by sim-sweep: summary.csv (mean and 90%
+interval per scenario, design point and analysis step), plots, Sobol/Morris
+indices and PRIM boxes as the experiment asks, and a short summary.
+
+Example:
+  sim-analyze out=results/levers_factorial
+
+Experiment fields (analysis.steps, analysis.discovery ...): docs/sweeps.md.
+"""
+
+
 def parse_args(args: Sequence[str]) -> Path:
-    """``out=DIR`` from the command line (the only argument)."""
-    outs = [a.split("=", 1)[1] for a in args if a.startswith("out=")]
-    unknown = [a for a in args if not a.startswith("out=")]
-    if unknown or len(outs) != 1 or not outs[0]:
-        raise ConfigError("usage: sim-analyze out=DIR, where DIR is a folder written by sim-sweep"
-                          + (f" (not understood: {' '.join(unknown)})" if unknown else "") + ".")
-    return Path(outs[0])
+    """``out=DIR`` from the command line (the only setting)."""
+    from sim.args import parse
+
+    out = parse("sim-analyze", args, ("out",), model=False).tool.get("out", "")
+    if not out:
+        raise ConfigError("usage: sim-analyze out=DIR, where DIR is a folder written by sim-sweep.")
+    return Path(out)
 
 
 def main() -> None:
     """Console entry point of ``sim-analyze``."""
+    from sim.args import show_help, wants_help
+
     catch_ctrl_c()
+    if wants_help(sys.argv[1:]):
+        show_help(HELP)
     try:
         out = parse_args(sys.argv[1:])
         written = analyze(out)

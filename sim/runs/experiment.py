@@ -534,9 +534,9 @@ def parse_experiment(cfg: DictConfig | dict, steps: dict[str, int] | None = None
 
     analysis = OmegaConf.to_object(cfg.analysis)
     analysis.metrics = list(_metric_list(list(analysis.metrics), "analysis.metrics", metrics))
+    analysis.steps = follow_run_length(analysis.steps, min(steps.values()))
     for s in analysis.steps or []:
-        if not isinstance(s, int) or not 0 <= s <= min(steps.values()) or not _recorded(s, min(steps.values()),
-                                                                                         record_every):
+        if not _recorded(s, min(steps.values()), record_every):
             raise ConfigError(f"Invalid analysis.steps entry {s!r}: allowed are recorded steps between 0 and "
                               f"{min(steps.values())} (multiples of record_every={record_every}, or the last).")
     disc = analysis.discovery
@@ -621,6 +621,21 @@ def _plain(value: Any) -> Any:
 
 def _recorded(step: int, last: int, every: int) -> bool:
     return step == last or (every > 0 and step % every == 0)
+
+
+def follow_run_length(wanted: list[int] | None, last: int) -> list[int] | None:
+    """The analysis steps of a run of ``last`` steps: those within the run, plus its last step if some
+    lay beyond it (a shorter run, e.g. ``steps=20`` on the command line, is summarized where it ends).
+
+    Raises ConfigError for an entry that is not a whole number >= 0.
+    """
+    if wanted is None:
+        return None
+    for s in wanted:
+        if isinstance(s, bool) or not isinstance(s, int) or s < 0:
+            raise ConfigError(f"Invalid analysis.steps entry {s!r}: allowed are whole numbers of steps >= 0.")
+    kept = [s for s in wanted if s <= last]
+    return sorted(set(kept + ([last] if len(kept) < len(wanted) else [])))
 
 
 def recorded_steps(last: int, every: int) -> list[int]:

@@ -36,7 +36,8 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 from tqdm.auto import tqdm
 
-from sim.config import ConfigError, load_config
+from sim.args import did_you_mean, is_model_key, show_help, wants_help
+from sim.config import ConfigError, load_config, parameter_specs
 from sim.exits import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, catch_ctrl_c, machine_failure, machine_failures
 from sim.files import atomic_path, check_writable, write_text
 from sim.provenance import package_versions, provenance
@@ -46,6 +47,7 @@ from sim.runs.experiment import (
     Experiment,
     Parameter,
     SweepRun,
+    SweepSchema,
     column_value,
     compose_experiment,
     locate,
@@ -420,23 +422,81 @@ def _fail(message: str) -> None:
     raise SystemExit(EXIT_BAD_INPUT)
 
 
+HELP = """
+Usage: sim-sweep experiment=NAME [setting=value ...] [model.parameter=value ...]
+
+Runs an experiment's scenarios x design points x replicates on all cores, writes
+each finished batch to <out>/runs/ (a rerun resumes), then the analysis:
+summary.csv, plots, Sobol/Morris indices and PRIM boxes, and a short summary.
+
+Experiments (experiments/NAME.yaml): {experiments}
+
+Common settings (any field of the experiment file can be set the same way):
+  out=DIR              where to write (default results/<experiment>)
+  replicates=N         replicates per scenario and design point
+  steps=N              months per run; the analysis follows (a 20-month run is
+                       summarized at month 20 instead of 50)
+  design.samples=N     points of a Latin hypercube / Sobol / Morris design
+  workers=N            local processes (0: all cores)
+  executor=dask dask.address=tcp://HOST:8786    run on a Dask cluster
+  analyze=false        only run; analyse later with sim-analyze out=DIR
+Model settings (every run of the sweep): any parameter, e.g.
+  district.schools=30  policy.goal_clarity=0.8
+Scenario presets: {presets} (combine with '{combine}', e.g. clear_problems{combine}flexibility)
+
+Example:
+  sim-sweep experiment=levers_factorial district.schools=30 steps=20 workers=2 out=results/lf
+
+Every model parameter, its meaning, range and source: {parameters}.
+Experiment fields: docs/sweeps.md.
+"""
+
+
+def split_model_settings(args: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Model settings (``district.schools=30``: a model parameter that is not a field of the experiment)
+    and the other arguments. ``steps`` and ``seed`` are experiment fields (run length, base seed)."""
+    fields = set(SweepSchema.__dataclass_fields__)
+    model, rest = [], []
+    for a in args:
+        key = a.split("=", 1)[0].lstrip("+~")
+        if "=" in a and not key.startswith("hydra") and key.split(".")[0] not in fields and not is_model_key(key):
+            raise ConfigError(f"Unknown setting '{key}' in '{a}': not a model parameter nor a field of the "
+                              "experiment." + did_you_mean(key, [*fields, *parameter_specs()])
+                              + " Model parameters are listed in docs/parameters.md, experiment fields in "
+                              "docs/sweeps.md; run 'sim-sweep --help' for an example.")
+        (model if "=" in a and is_model_key(key) and key.split(".")[0] not in fields else rest).append(a)
+    return model, rest
+
+
+def _with_model_settings(name: str, model: Sequence[str], rest: list[str]) -> list[str]:
+    """``rest`` with the model settings appended to the experiment's ``overrides`` list."""
+    if not model:
+        return rest
+    base = compose_experiment(name, [a for a in rest if not a.startswith(("hydra", "-"))])
+    merged = [*map(str, base.overrides), *model]
+    listed = ",".join("'" + o.replace("'", "\\'") + "'" for o in merged)
+    return [a for a in rest if a.split("=", 1)[0] != "overrides"] + [f"overrides=[{listed}]"]
+
+
 def check_args(args: Sequence[str]) -> tuple[Path, str, list[str]]:
     """Validate the command line before Hydra starts: the experiment, its runs, the output folder.
 
     Returns the experiment's config directory and name and the other
-    arguments; raises ConfigError on bad input (and OSError when the output
-    folder cannot be written).
+    arguments (model settings folded into ``overrides``); raises ConfigError on
+    bad input (and OSError when the output folder cannot be written).
     """
     from sim.runs.experiment import available_experiments
 
     chosen = [a for a in args if a.split("=", 1)[0] == "experiment"]
     if len(chosen) != 1 or not chosen[0].split("=", 1)[1]:
         raise ConfigError("choose one experiment with experiment=NAME (a file in experiments/, or a path to a YAML "
-                          f"file). Available: {', '.join(available_experiments())}.")
+                          f"file). Available: {', '.join(available_experiments())}. Run 'sim-sweep --help' for "
+                          "an example.")
     name = chosen[0].split("=", 1)[1]
-    rest = [a for a in args if a != chosen[0]]
+    model, rest = split_model_settings([a for a in args if a != chosen[0]])
     directory, stem = locate(name)
     if not any(a.startswith("-") for a in rest):
+        rest = _with_model_settings(name, model, rest)
         cfg = compose_experiment(name, [a for a in rest if not a.startswith("hydra")])
         exp = parse_experiment(cfg)
         settings = Settings.from_config(cfg)
@@ -449,8 +509,12 @@ def main() -> None:
     """Console entry point of ``sim-sweep``: validate everything, then start the Hydra app."""
     import hydra
 
+    from sim.runs.experiment import available_experiments
+
     catch_ctrl_c()
     args = sys.argv[1:]
+    if wants_help(args):
+        show_help(HELP.replace("{experiments}", ", ".join(available_experiments())))
     COMMAND[:] = args
     try:
         directory, stem, rest = check_args(args)

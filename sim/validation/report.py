@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 import yaml
 
-from sim.config import REPO_ROOT, load_config
+from sim.config import REPO_ROOT, ConfigError, load_config
 from sim.docblocks import replace_block
 from sim.exits import EXIT_BAD_INPUT, EXIT_INTERRUPTED, catch_ctrl_c
 from sim.runs.runner import replicate_seed
@@ -78,48 +79,89 @@ def preset_markdown(ts: pd.DataFrame, labels: Sequence[str]) -> str:
 DOC = REPO_ROOT / "docs" / "validation.md"
 SCENARIOS_DOC = REPO_ROOT / "docs" / "scenarios.md"
 FIGURES = REPO_ROOT / "docs" / "figures"
+PROVENANCE_NOTE = "\n\nProvenance (versions, seeds, git revision): `docs/figures/validation_provenance.yaml`."
 
 
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+HELP = """
+Usage: sim-validate [setting=value ...]
+
+Runs the stylized-fact checks (SF1-SF8), the factorial of the report's four
+recommendations with every preset, and the docking with the Bass model and
+with complex contagion; writes the tables, figures, raw runs and provenance
+to out=DIR (default results/validation) and prints the lever-effect table.
+The shipped docs change only with docs=true.
+
+Settings:
+  replicates=N     replicates per factorial cell and docking case (default 20)
+  seed=N           base seed of the replicate seeds (default 0)
+  workers=N        processes for the factorial (0: all cores)
+  progress=false   hide the progress bar
+  out=DIR          where to write (default results/validation)
+  docs=true        also rewrite the generated blocks of docs/validation.md and
+                   docs/scenarios.md and the figures in docs/figures/
+Scenario presets (all are run): {presets}
+
+Example:
+  sim-validate replicates=5 out=results/validation-quick
+
+The model runs at its configured values ({parameters}).
+"""
+#: The tool's settings and their defaults.
+DEFAULTS = {"replicates": 20, "seed": 0, "workers": 0, "progress": True, "out": "results/validation", "docs": False}
 
 
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m sim.validation",
-        description="Regenerate the lever-effect table, the docking tables and the figures of docs/validation.md.")
-    parser.add_argument("--replicates", type=_positive_int, default=20,
-                        help="replicates per factorial cell and docking case (default 20)")
-    parser.add_argument("--seed", type=int, default=0, help="base seed of the replicate seeds (default 0)")
-    parser.add_argument("--workers", type=int, default=0, help="worker processes for the factorial (0: all cores)")
-    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    return parser.parse_args(argv)
+def parse_args(argv: Sequence[str] | None) -> SimpleNamespace:
+    """``key=value`` settings (see :data:`HELP`); ConfigError on bad input."""
+    from sim.args import parse
+
+    given = parse("sim-validate", list(sys.argv[1:] if argv is None else argv), DEFAULTS, model=False).tool
+    values: dict = dict(DEFAULTS)
+    for key, text in given.items():
+        default = DEFAULTS[key]
+        if isinstance(default, bool):
+            if text.lower() not in ("true", "false"):
+                raise ConfigError(f"{key}={text!r}: allowed values are true and false.")
+            values[key] = text.lower() == "true"
+        elif isinstance(default, int):
+            try:
+                values[key] = int(text)
+            except ValueError:
+                raise ConfigError(f"{key}={text!r}: expected a whole number.") from None
+        else:
+            if not text:
+                raise ConfigError(f"{key}= needs a folder, e.g. {key}=results/validation.")
+            values[key] = text
+    if values["replicates"] < 1:
+        raise ConfigError(f"replicates={values['replicates']}: expected a positive integer (1 or more).")
+    if values["workers"] < 0:
+        raise ConfigError(f"workers={values['workers']}: must be >= 0 (0: all cores).")
+    return SimpleNamespace(**values)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Run the factorial and the docking cases; write docs/figures/*.png, the tables and provenance."""
+    from sim.args import fail, show_help, wants_help
     from sim.provenance import provenance
     from sim.runs.plots import curves_with_bands
 
     catch_ctrl_c()
-    args = parse_args(argv)
-    if args.workers < 0:
-        print("python -m sim.validation: --workers must be >= 0 (0: all cores)", file=sys.stderr)
-        raise SystemExit(EXIT_BAD_INPUT)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if wants_help(argv):
+        show_help(HELP)
+    try:
+        args = parse_args(argv)
+    except ConfigError as exc:
+        fail("sim-validate", exc)
+    out = Path(args.out)
+    figures = out / "figures"
     blocks = {DOC: ("sf-table", "lever-table", "bass-table", "contagion-table"), SCENARIOS_DOC: ("preset-table",)}
     for doc, names in blocks.items():
         text = doc.read_text() if doc.exists() else ""
         missing = [n for n in names if f"<!-- BEGIN {n} -->" not in text or f"<!-- END {n} -->" not in text]
-        if missing:
-            print(f"python -m sim.validation: {doc} lacks the markers <!-- BEGIN name --> ... <!-- END name --> "
+        if missing and args.docs:
+            print(f"sim-validate: {doc} lacks the markers <!-- BEGIN name --> ... <!-- END name --> "
                   f"for: {', '.join(missing)}; nothing was run.", file=sys.stderr)
             raise SystemExit(EXIT_BAD_INPUT)
     meta = provenance(seed=args.seed, replicates=args.replicates,
@@ -130,46 +172,53 @@ def main(argv: Sequence[str] | None = None) -> None:
                       contagion_overrides={f"k={d},T={t}": contagion_overrides("watts_strogatz", degree=d, threshold=t)
                                            for d, t in CONTAGION_CASES},
                       config=load_config("baseline"))
-    FIGURES.mkdir(parents=True, exist_ok=True)
-    raw = REPO_ROOT / "results" / "validation"
-    raw.mkdir(parents=True, exist_ok=True)
+    figures.mkdir(parents=True, exist_ok=True)
+    raw = out
     presets = preset_labels()
     extra = [label for label in presets if label not in factorial_labels()]
-    ts = run_factorial(args.replicates, base_seed=args.seed, workers=args.workers, progress=not args.no_progress,
+    ts = run_factorial(args.replicates, base_seed=args.seed, workers=args.workers, progress=args.progress,
                        extra=extra)
     ts.to_parquet(raw / "lever_runs.parquet", index=False)
     if not ts.attrs.get("complete", False):
-        print(f"Interrupted: the finished runs were saved to {raw / 'lever_runs.parquet'}; docs not updated.",
+        print(f"Interrupted: the finished runs were saved to {raw / 'lever_runs.parquet'}; nothing else written.",
               file=sys.stderr)
         raise SystemExit(EXIT_INTERRUPTED)
     table = lever_table(ts)
-    plot_lever_effects(table, FIGURES / "lever_effects.png")
+    plot_lever_effects(table, figures / "lever_effects.png")
     shown = ["baseline", *RECOMMENDATIONS, ALL_FOUR, "henry_all_in"]
     curves_with_bands(ts[ts["scenario"].isin(shown)].replace({"scenario": {ALL_FOUR: "all four"}}),
-                      FIGURES / "lever_curves.png",
+                      figures / "lever_curves.png",
                       metrics=("teacher_adoption", "deep_adoption", "schoolwide_share", "replications"),
                       title=f"50 schools x 40 teachers, {args.replicates} replicates (90% bands)")
     bass = bass_results(args.replicates, args.seed)
     bass.to_parquet(raw / "bass_docking.parquet", index=False)
-    plot_bass(bass, FIGURES / "bass_docking.png")
+    plot_bass(bass, figures / "bass_docking.png")
     spread = contagion_results(args.replicates, args.seed)
     spread.to_parquet(raw / "complex_contagion.parquet", index=False)
-    plot_contagion(spread, FIGURES / "complex_contagion.png")
-    (FIGURES / "validation_provenance.yaml").write_text(yaml.safe_dump(_plain(meta), sort_keys=False))
-    stamp = (f"\n\n_Generated by `python -m sim.validation --replicates {args.replicates} --seed {args.seed}` "
-             f"at git revision `{meta['git_revision']}`; provenance in `docs/figures/validation_provenance.yaml`._\n")
-    sf_table = sf_markdown(sf_runs(args.replicates, args.seed))
-    text = DOC.read_text()
-    text = replace_block(text, "sf-table", sf_table + stamp)
-    text = replace_block(text, "lever-table", lever_markdown(table, args.replicates) + stamp)
-    text = replace_block(text, "bass-table", bass_markdown(bass) + stamp)
-    text = replace_block(text, "contagion-table", contagion_markdown(spread) + stamp)
-    DOC.write_text(text)
-    SCENARIOS_DOC.write_text(replace_block(SCENARIOS_DOC.read_text(), "preset-table",
-                                           preset_markdown(ts, presets) + stamp))
+    plot_contagion(spread, figures / "complex_contagion.png")
+    (figures / "validation_provenance.yaml").write_text(yaml.safe_dump(_plain(meta), sort_keys=False))
+    command = f"sim-validate replicates={args.replicates} seed={args.seed} docs=true"
+    blocks = {"sf-table": sf_markdown(sf_runs(args.replicates, args.seed)),
+              "lever-table": lever_markdown(table, args.replicates),
+              "bass-table": bass_markdown(bass), "contagion-table": contagion_markdown(spread),
+              "preset-table": preset_markdown(ts, presets)}
+    (out / "tables.md").write_text("\n\n".join(f"## {name}\n\n{body}" for name, body in blocks.items()) + "\n")
     print(lever_markdown(table, args.replicates))
-    print(f"\nWrote {DOC}, {SCENARIOS_DOC}, {FIGURES}/lever_effects.png, lever_curves.png, bass_docking.png, "
-          f"complex_contagion.png, validation_provenance.yaml; raw runs in {raw}/")
+    written = f"{out}/: tables.md, figures/ (4 figures, provenance), raw runs"
+    if args.docs:
+        import shutil
+
+        FIGURES.mkdir(parents=True, exist_ok=True)
+        for f in figures.iterdir():
+            shutil.copy2(f, FIGURES / f.name)
+        text = DOC.read_text()
+        for name in ("sf-table", "lever-table", "bass-table", "contagion-table"):
+            text = replace_block(text, name, blocks[name] + PROVENANCE_NOTE, command)
+        DOC.write_text(text)
+        SCENARIOS_DOC.write_text(replace_block(SCENARIOS_DOC.read_text(), "preset-table",
+                                               blocks["preset-table"] + PROVENANCE_NOTE, command))
+        written += f"; and {DOC}, {SCENARIOS_DOC}, {FIGURES}/"
+    print(f"\nWrote {written}")
 
 
 def _plain(obj):

@@ -41,9 +41,10 @@ def test_lever_table_effects_are_paired_differences_of_the_cells():
     assert inter.lo <= inter.mean <= inter.hi
 
 
-@pytest.mark.parametrize(("args", "expected"), [(["--replicates", "0"], "positive integer"),
-                                                (["--workers", "-1"], "--workers"),
-                                                (["--frobnicate"], "unrecognized arguments")])
+@pytest.mark.parametrize(("args", "expected"), [(["replicates=0"], "positive integer"),
+                                                (["workers=-1"], "workers=-1"),
+                                                (["replicats=3"], "Did you mean 'replicates'"),
+                                                (["--replicates", "3"], "not of the form key=value")])
 def test_command_rejects_bad_arguments_with_exit_status_2(args, expected, capsys):
     with pytest.raises(SystemExit) as exit_:
         main(args)
@@ -52,8 +53,8 @@ def test_command_rejects_bad_arguments_with_exit_status_2(args, expected, capsys
 
 
 def test_command_exits_2_without_traceback(tmp_path):
-    run = subprocess.run([sys.executable, "-m", "sim.validation", "--replicates", "none"], cwd=tmp_path,
+    run = subprocess.run([sys.executable, "-m", "sim.validation", "replicates=none"], cwd=tmp_path,
                          capture_output=True, text=True, timeout=120,
                          env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
     assert run.returncode == 2
-    assert "--replicates" in run.stderr and "Traceback" not in run.stderr
+    assert "replicates='none'" in run.stderr and "Traceback" not in run.stderr

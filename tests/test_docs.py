@@ -1,0 +1,56 @@
+"""Docs that cannot drift: generated blocks carry the model hash, example data regenerate bit-identically."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from sim.config import REPO_ROOT
+from sim.docblocks import MODEL_SOURCES, model_hash, replace_block, stale_blocks
+
+
+def _copy_model(tmp: Path) -> Path:
+    root = tmp / "repo"
+    for folder, _ in MODEL_SOURCES:
+        shutil.copytree(REPO_ROOT / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    return root
+
+
+def test_every_generated_block_was_made_from_the_current_model():
+    stale = stale_blocks()
+    assert not stale, ("Generated blocks in the docs are out of date (regenerate them in the same change as the "
+                       "model; `python -m sim.docblocks` lists them):\n" + "\n".join(stale))
+
+
+def test_a_model_or_configuration_change_makes_a_stamped_block_stale(tmp_path):
+    root = _copy_model(tmp_path)
+    doc = root / "doc.md"
+    doc.write_text(replace_block("x\n<!-- BEGIN t -->\nold\n<!-- END t -->\n", "t", "| a | 1 |", "sim-x n=1")
+                   .replace(model_hash(), model_hash(root)))
+    assert model_hash(root) == model_hash()  # the copy holds the same model
+    assert stale_blocks([doc], root) == []
+    assert "`sim-x n=1`" in doc.read_text()
+    for path in (root / "sim" / "district" / "model.py", root / "scenarios" / "config.yaml"):
+        saved = path.read_bytes()
+        path.write_bytes(saved + b"\n")
+        (stale,) = stale_blocks([doc], root)
+        assert "block 't'" in stale and "regenerate it with: sim-x n=1" in stale
+        path.write_bytes(saved)
+        assert stale_blocks([doc], root) == []
+    (root / "sim" / "district" / "extra.py").write_text("")
+    assert len(stale_blocks([doc], root)) == 1
+    doc.write_text("<!-- BEGIN t -->\n| a | 1 |\n<!-- END t -->\n")
+    assert "has no stamp" in stale_blocks([doc], root)[0]
+    doc.write_text("<!-- BEGIN t -->\nNot generated yet: run the command above.\n<!-- END t -->\n")
+    assert stale_blocks([doc], root) == []
+
+
+def test_example_survey_regenerates_bit_identically_from_its_recipe(tmp_path):
+    from sim.calibration.recovery import main
+
+    data = REPO_ROOT / "experiments" / "data"
+    out = tmp_path / "survey.csv"
+    main(["survey", str(data / "synthetic_baseline.yaml"), str(out)])
+    assert out.read_bytes() == (data / "synthetic_baseline.csv").read_bytes(), (
+        "experiments/data/synthetic_baseline.csv no longer matches its recipe: regenerate it with the command "
+        "in experiments/data/synthetic_baseline.yaml (and the calibration example that uses it)")
