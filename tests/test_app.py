@@ -391,7 +391,7 @@ def test_bad_arguments_give_one_paragraph_and_exit_2():
 
 
 @pytest.mark.parametrize("args, words", [
-    (["colour=red"], "Unknown argument 'colour=red'"),
+    (["colour=red"], "Unknown setting 'colour'"),
     (["host=0.0.0.0"], "'host'"),
     (["host=example.org"], "'host'"),
     (["export", "seed=x"], "'seed'"),
