@@ -36,15 +36,19 @@ from sim.runs.plots import LABELS
 
 Runs = Sequence[tuple[str, DistrictModel]]
 
-#: Colour of each practice stage in the district picture.
+#: Colour of each practice stage in the district picture: the Okabe-Ito colour-blind-safe set (Okabe and
+#: Ito 2008, "Color Universal Design"); tests/test_app.py checks that every pair stays apart under simulated
+#: protanopia, deuteranopia and tritanopia (Machado et al. 2009).
 STAGE_COLORS = {
-    Stage.NON_USE: "#d4d4d4",
-    Stage.EXPLORING: "#fdd49e",
-    Stage.PROTOTYPING: "#fc8d59",
-    Stage.ROUTINE: "#41ab5d",
-    Stage.REFINING: "#00441b",
-    Stage.ABANDONED: "#8c2d04",
+    Stage.NON_USE: "#d9d9d9",
+    Stage.EXPLORING: "#f0e442",
+    Stage.PROTOTYPING: "#e69f00",
+    Stage.ROUTINE: "#56b4e9",
+    Stage.REFINING: "#0072b2",
+    Stage.ABANDONED: "#000000",
 }
+#: Colours of "better" and "worse" (blue and vermillion of the same set; the page also says the word).
+GOOD, BAD = "#0072b2", "#d55e00"
 STAGE_WORDS = {
     Stage.NON_USE: "not using", Stage.EXPLORING: "exploring", Stage.PROTOTYPING: "prototyping",
     Stage.ROUTINE: "routine use", Stage.REFINING: "refining", Stage.ABANDONED: "abandoned",
@@ -65,9 +69,12 @@ CHARTS = {
 #: Smallest upper y limit of each metric (in plotted units); axes grow beyond it as needed.
 Y_FLOOR = {"replicated_models": 4.0, "equity_gap": 0.01}
 RUN_STYLE = ("-", "--", ":")
-METRIC_COLORS = ("#2166ac", "#b2182b")
+METRIC_COLORS = ("#0072b2", "#d55e00")
+#: How each kind of event is marked on the curves: line style, colour, short label.
+EVENT_STYLE = {"cohort": (":", "#555555", "cohort"), "withdrawal": ("-", "#d55e00", "backs away"),
+               "key_person": ("--", "#cc79a7", "key person leaves"), "codified": ("", "#009e73", "")}
 FIGSIZE = (4.6, 3.4)
-DPI = 100
+DPI = 130
 PALETTE_COLORS = 64
 
 
@@ -153,6 +160,10 @@ class Chart(LiveFigure):
         axes = [fig.subplots()] * len(metrics) if shared else list(fig.subplots(1, len(metrics)))
         self.axes = dict(zip(metrics, axes))
         self.lines: dict[tuple[str, str], Line2D] = {}
+        self._band: pd.DataFrame | None = None
+        self._band_artists: list[Artist] = []
+        self._event_artists: list[Artist] = []
+        self._event_keys: tuple = ()
         for k, metric in enumerate(metrics):
             ax = self.axes[metric]
             for r, label in enumerate(self.labels):
@@ -161,27 +172,33 @@ class Chart(LiveFigure):
                                   label=f"{SHORT[metric]}, {label}" if shared else label)
                 self.lines[(metric, label)] = self.add(line)
             if not shared:
-                ax.set_title(LABELS.get(metric, metric), fontsize=7.5)
+                ax.set_title(LABELS.get(metric, metric), fontsize=8.5)
                 ax.set_ylabel("% of schools" if is_share(metric) else
-                              "models" if metric == "replicated_models" else "index", fontsize=7.5)
-            ax.set_xlabel("school year", fontsize=7.5)
-            ax.tick_params(labelsize=7)
+                              "models" if metric == "replicated_models" else "index", fontsize=8.5)
+            ax.set_xlabel("school year", fontsize=8.5)
+            ax.tick_params(labelsize=8)
             ax.grid(alpha=0.3)
             if not is_share(metric) and metric != "equity_gap":
                 ax.yaxis.set_major_locator(MaxNLocator(integer=True))
             ax.set_xlim(0, max(1, horizon_steps) / MONTHS_PER_YEAR)
             ax.set_ylim(0, 10.0 if is_share(metric) else Y_FLOOR.get(metric, 1.0))
             if metric == "mean_exhaustion":
-                ax.set_ylabel("% of energy lost", fontsize=7.5)
+                ax.set_ylabel("% of energy lost", fontsize=8.5)
         if shared:
-            axes[0].set_ylabel("% of teachers", fontsize=7.5)
+            axes[0].set_ylabel("% of teachers", fontsize=8.5)
         for ax in dict.fromkeys(axes):
-            ax.legend(fontsize=6.5, loc="upper left")
-        fig.suptitle(title, fontsize=8.5)
+            ax.legend(fontsize=8, loc="upper left")
+        fig.suptitle(title, fontsize=9.5)
         fig.tight_layout()
 
-    def update(self, data: dict[str, pd.DataFrame]) -> None:
-        """Plot each run's recorded series; grow an axis (and redraw its background) when needed."""
+    def update(self, data: dict[str, pd.DataFrame], band: pd.DataFrame | None = None,
+               events: Sequence | None = None) -> None:
+        """Plot each run's recorded series; grow an axis (and redraw its background) when needed.
+
+        ``band`` (:func:`sim.app.state.seed_band`) shades what other seeds give for each run;
+        ``events`` (:func:`sim.app.state.events` of your settings) are marked as vertical lines
+        (codifications as ticks at the bottom). Both are part of the cached background.
+        """
         grow = False
         for (metric, label), line in self.lines.items():
             ts = data[label]
@@ -197,12 +214,64 @@ class Chart(LiveFigure):
                 new = nice_ceiling(np.nanmax(y) * 1.2)
                 ax.set_ylim(0, min(new, 100.0) if is_share(metric) else new)
                 grow = True
+        if band is not None and band is not self._band:
+            self._draw_band(band)
+            grow = True
+        if events is not None:
+            keys = tuple((e.step, e.kind) for e in events)
+            if keys != self._event_keys:
+                self._draw_events(events)
+                self._event_keys = keys
+                grow = True
         if grow:
             if len(set(map(id, self.axes.values()))) > 1:
                 xmax = max(ax.get_xlim()[1] for ax in self.axes.values())
                 for ax in self.axes.values():
                     ax.set_xlim(0, xmax)
             self.invalidate()
+
+    def _draw_band(self, band: pd.DataFrame) -> None:
+        for artist in self._band_artists:
+            artist.remove()
+        self._band_artists = []
+        self._band = band
+        for k, metric in enumerate(self.metrics):
+            if f"{metric}_lo" not in band:
+                continue
+            ax, scale = self.axes[metric], 100.0 if is_share(metric) else 1.0
+            for r, label in enumerate(self.labels):
+                b = band[band["run"] == label]
+                if b.empty:
+                    continue
+                x = b["step"].to_numpy() / MONTHS_PER_YEAR
+                self._band_artists.append(ax.fill_between(
+                    x, b[f"{metric}_lo"] * scale, b[f"{metric}_hi"] * scale, color=METRIC_COLORS[k % 2],
+                    alpha=0.18 if r == 0 else 0.09, lw=0, zorder=0.5))
+                top = float(b[f"{metric}_hi"].max() * scale)
+                if top > 0.95 * ax.get_ylim()[1] and not (is_share(metric) and ax.get_ylim()[1] >= 100.0):
+                    new = nice_ceiling(top * 1.2)
+                    ax.set_ylim(0, min(new, 100.0) if is_share(metric) else new)
+
+    def _draw_events(self, events: Sequence) -> None:
+        for artist in self._event_artists:
+            artist.remove()
+        self._event_artists = []
+        for ax in dict.fromkeys(self.axes.values()):
+            labelled: set[str] = set()
+            for e in events:
+                ls, color, word = EVENT_STYLE.get(e.kind, (":", "#555555", e.kind))
+                x = e.step / MONTHS_PER_YEAR
+                if e.kind == "codified":
+                    self._event_artists.append(ax.plot([x], [0], marker="^", ms=5, color=color, ls="",
+                                                       transform=ax.get_xaxis_transform(), clip_on=False,
+                                                       zorder=4)[0])
+                    continue
+                self._event_artists.append(ax.axvline(x, ls=ls, color=color, lw=1.2, zorder=1))
+                if word and word not in labelled:
+                    labelled.add(word)
+                    self._event_artists.append(ax.text(x, 0.98, f" {word}", transform=ax.get_xaxis_transform(),
+                                                       fontsize=7.5, color=color, va="top", ha="left",
+                                                       rotation=90, zorder=4))
 
     def plotted_now(self) -> dict[tuple[str, str], float]:
         """Last plotted value of every curve, back in the metric's own units (shares as 0-1)."""
@@ -256,7 +325,7 @@ class DistrictPicture(LiveFigure):
         m0 = runs[0][1]
         self.cols, rows = school_grid(m0.n_schools, aspect=1.6 if n == 1 else 3.2)
         # Explicit layout in inches: suptitle, then per run a title and the school grid, then the legend.
-        width, margin, top, title_h, legend_h = FIGSIZE[0], 0.05, 0.3, 0.22, 0.5
+        width, margin, top, title_h, legend_h = FIGSIZE[0], 0.05, 0.3, 0.24, 0.6
         axes_w = width - 2 * margin
         panel_h = axes_w * rows / self.cols
         height = top + n * (title_h + panel_h) + legend_h
@@ -268,7 +337,7 @@ class DistrictPicture(LiveFigure):
             bottom = height - top - (i + 1) * (title_h + panel_h)
             ax = fig.add_axes((margin / width, bottom / height, axes_w / width, panel_h / height))
             axes.append(ax)
-            titles.append(ax.set_title(label, fontsize=8, pad=3))
+            titles.append(ax.set_title(label, fontsize=9, pad=3))
         for ax in axes:
             ax.set_xlim(-0.5, self.cols - 0.5)
             ax.set_ylim(-(rows - 1) - 0.5, 0.5)
@@ -280,10 +349,10 @@ class DistrictPicture(LiveFigure):
         handles = [Line2D([], [], ls="", marker="o", color=STAGE_COLORS[st], label=STAGE_WORDS[st]) for st in Stage]
         handles += [Line2D([], [], ls="", marker="o", mfc="none", mec="#222222", label="school-wide"),
                     Line2D([], [], ls="", marker="*", color="#e6ab02", mec="black", label="own model"),
-                    Line2D([], [], ls="", marker="D", color="#7570b3", mec="black", label="replicated model")]
-        fig.legend(handles=handles, loc="lower center", ncol=5, fontsize=6, frameon=False, handletextpad=0.2,
+                    Line2D([], [], ls="", marker="D", color="#7570b3", mec="black", label="model from another school")]
+        fig.legend(handles=handles, loc="lower center", ncol=5, fontsize=7.5, frameon=False, handletextpad=0.2,
                    columnspacing=0.8)
-        fig.suptitle("Each dot a teacher, each disc a school (bigger, darker dot = deeper practice)", fontsize=8,
+        fig.suptitle("Each dot a teacher, each disc a school (bigger, darker dot = deeper practice)", fontsize=8.5,
                      y=1 - 0.05 / height, va="top")
         cell_pts = 72 * axes_w / self.cols
         per = m0.p.district.teachers_per_school
@@ -327,3 +396,42 @@ class DistrictPicture(LiveFigure):
             art["copied"].set_offsets(self.centers[copied] + 0.38)
             art["title"].set_text(f"{label}: {when(m.steps).lower()}, {int(wide.sum())} of {m.n_schools} schools "
                                   "school-wide")
+
+
+def handout_pdf(title: str, about: str, status: Sequence[str], rows: Sequence[Sequence[str]],
+                charts: Sequence[Chart], line: str) -> bytes:
+    """A one-page PDF handout (A4 landscape): the scenario in words, status, headline table, charts.
+
+    ``rows`` are the headline table's rows (label, unit, your settings, baseline,
+    difference with its "better"/"worse"); ``line`` is the provenance line.
+    """
+    import textwrap
+
+    from matplotlib.backends.backend_pdf import PdfPages
+
+    fig = Figure(figsize=(11.69, 8.27))
+    fig.text(0.04, 0.955, title, fontsize=14, weight="bold", va="top")
+    fig.text(0.04, 0.915, "\n".join(textwrap.wrap(about, 150)), fontsize=9, va="top")
+    fig.text(0.04, 0.83, "\n".join(status), fontsize=9.5, va="top")
+    ax = fig.add_axes((0.04, 0.5, 0.92, 0.24))
+    ax.axis("off")
+    table = ax.table(cellText=[list(r) for r in rows],
+                     colLabels=["", "unit", "your settings", "baseline", "difference"],
+                     loc="upper left", cellLoc="left", colWidths=[0.36, 0.14, 0.14, 0.14, 0.18])
+    table.auto_set_font_size(False)
+    table.set_fontsize(9)
+    for (r, c), cell in table.get_celld().items():
+        cell.set_edgecolor("#cccccc")
+        if r > 0 and c == 4:
+            verdict = rows[r - 1][4]
+            cell.get_text().set_color(GOOD if "better" in verdict else BAD if "worse" in verdict else "black")
+    for i, chart in enumerate(charts[:3]):
+        img = np.asarray(Image.open(io.BytesIO(chart.png())).convert("RGB"))
+        cax = fig.add_axes((0.03 + i * 0.325, 0.06, 0.31, 0.42))
+        cax.imshow(img)
+        cax.axis("off")
+    fig.text(0.04, 0.02, "\n".join(textwrap.wrap(line, 200)), fontsize=6.5, va="bottom", color="#444444")
+    buf = io.BytesIO()
+    with PdfPages(buf, metadata={"Title": title, "Subject": line}) as pdf:
+        pdf.savefig(fig)
+    return buf.getvalue()

@@ -1,17 +1,18 @@
-"""Benchmark (not a test): how fast the workshop app plays a 50-school district.
+"""Benchmark (not a test): how fast the workshop app plays, side by side with the baseline.
 
-Two numbers:
+Two measurements per district size:
 
-* server frame time (wall clock and CPU): one model step of the chosen
-  settings and the baseline twin plus re-rendering every view, measured
-  in-process with ``solara.render`` (no browser, no network);
-* playing in Chromium: ``sim-app`` is started, the page is reset to
-  side-by-side settings and played for ``--seconds``; reported are the steps
-  the server made per second and the district pictures per second the
-  browser actually displayed during play (it may lag on a busy machine).
+* server only: the app's play loop (:func:`sim.app.page.play_loop`) at
+  "fastest", with every frame drawn as the page draws it (district picture
+  and three charts, blitted, PNG-encoded) in another thread; reports school
+  months per second and frames per second;
+* in Chromium: ``sim-app`` is started, the page opened on a link with the
+  settings, speed "fastest", played for ``--seconds`` and paused; reports
+  the school months per second the page's status line advanced and the
+  district pictures per second the browser displayed.
 
-Run: ``python tests/browser/bench_app_play.py [--seconds 10] [--schools 50]``
-(needs /usr/bin/chromium for the second number). Prints one line per number
+Run: ``python tests/browser/bench_app_play.py [--seconds 10] [--schools 50 200]``
+(needs /usr/bin/chromium for the browser numbers). Prints one line per number
 plus the machine's load average, since timings on a shared machine vary.
 """
 
@@ -23,7 +24,7 @@ import re
 import socket
 import subprocess
 import sys
-import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -31,89 +32,94 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-SETTINGS = {"coaching": 1.0, "goal_clarity": 0.8, "knowledge": "plan"}
+LINK = "?scenario=henry_all_in&seed=1&schools={schools}"
 
 
-def server_frame_time(schools: int, frames: int = 30) -> tuple[float, float]:
-    import solara
-    from mesa.visualization.solara_viz import SolaraViz
-    from mesa.visualization.utils import force_update
+def server_only(schools: int, seconds: float) -> tuple[float, float]:
+    """(school months/s, frames/s) of the play loop with real drawing, no browser."""
+    from sim.app.page import Session, play_loop
+    from sim.app.state import Settings, WorkshopModel, events
+    from sim.app.views import CHARTS, Chart, DistrictPicture
 
-    import sim.app.page as app
+    session = Session()
+    model = session.model = WorkshopModel(Settings.from_values(scenario="henry_all_in", seed=1, schools=schools))
+    picture = DistrictPicture(model.runs())
+    charts = [Chart(name, [label for label, _ in model.runs()], model.p.steps) for name in CHARTS]
+    frames, cancel = [0], threading.Event()
 
-    model = app.AppModel(schools=schools, **SETTINGS)
-    _, rc = solara.render(SolaraViz(model, components=app.COMPONENTS, model_params=app.model_params()),
-                          handle_error=False)
-    for _ in range(3):
-        model.step()
-        force_update()
-    t, cpu = time.perf_counter(), time.process_time()
-    for _ in range(frames):
-        model.step()
-        force_update()
-    rc.close()
-    return (time.perf_counter() - t) / frames, (time.process_time() - cpu) / frames
+    def draw() -> None:
+        with session.lock:  # as the page does (sim.app.page.Figures): copy state under the lock, draw outside
+            picture.update()
+            data = {label: m.timeseries() for label, m in model.runs()}
+            evs = events(model)
+            for chart in charts:
+                chart.update(data, events=evs)
+        picture.png()
+        for chart in charts:
+            chart.png()
+        frames[0] += 1
+        session.drawn.set()
+
+    def on_frame(step: int) -> None:
+        threading.Thread(target=draw).start()
+
+    start = time.perf_counter()
+    loop = threading.Thread(target=play_loop, args=(session, 0.0, on_frame, cancel))
+    loop.start()
+    cancel.wait(seconds)
+    cancel.set()
+    loop.join()
+    elapsed = time.perf_counter() - start
+    return model.steps / elapsed, frames[0] / elapsed
 
 
-def browser_steps_per_second(schools: int, seconds: float) -> tuple[float, float]:
-    from playwright.sync_api import expect, sync_playwright
-
+def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen([sys.executable, "-m", "sim.app", f"port={port}", f"out={tempfile.mkdtemp()}"],
-                            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return s.getsockname()[1]
+
+
+def in_browser(schools: int, seconds: float) -> tuple[float, float]:
+    """(school months/s shown by the status line, district pictures/s displayed) playing in Chromium."""
+    from playwright.sync_api import expect, sync_playwright
+
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "sim.app", f"port={port}"], cwd=REPO,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/"
     try:
-        for _ in range(240):
+        for _ in range(360):
             try:
-                urllib.request.urlopen(url, timeout=2)
+                urllib.request.urlopen(url, timeout=5)
                 break
             except OSError:
                 time.sleep(0.5)
         with sync_playwright() as pw:
-            browser = pw.chromium.launch_persistent_context(
-                tempfile.mkdtemp(), executable_path="/usr/bin/chromium", headless=True,
-                args=["--headless", "--no-sandbox", "--disable-gpu"], viewport={"width": 1600, "height": 1200})
-            page = browser.new_page()
-            page.set_default_timeout(120_000)
-            page.goto(url)
-            expect(page.locator(".sim-status-chosen")).to_be_visible(timeout=120_000)
-            for name, presses in (("Coaching (FTE/school)", 10), ("Goal clarity (0-1)", 10)):
-                page.get_by_role("slider", name=name).focus()
-                for _ in range(presses):
-                    page.keyboard.press("ArrowRight")
-                    page.wait_for_timeout(250)
-                page.keyboard.press("Tab")
-            page.get_by_role("button", name="Reset", exact=True).click()
-            expect(page.locator(".sim-status-baseline")).to_be_visible(timeout=120_000)
-            counter = page.get_by_text(re.compile(r"^Time: \d+\.0$"))  # SolaraViz's "Information" card (model.time)
-
-            def steps() -> int:
-                return round(float(counter.first.inner_text().split(":")[1]))
-
-            # Count the district pictures the browser actually shows (src changes), with their times.
-            page.evaluate("""() => { window.__shown = [];
-                const img = document.querySelector('img.sim-district');
-                new MutationObserver(() => window.__shown.push(performance.now()))
-                    .observe(img, {attributes: true, attributeFilter: ['src']}); }""")
-            start = steps()
-            t0_page, t0 = page.evaluate("performance.now()"), time.monotonic()
-            play = page.get_by_role("button", name="▶", exact=True)
-            box = play.bounding_box()
-            play.click()
-            page.wait_for_timeout(1000 * seconds)
-            page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)  # ❚❚, as input event
-            t1 = time.monotonic()
-            end, since = steps(), time.monotonic()
-            while time.monotonic() - since < 2:
-                page.wait_for_timeout(250)
-                if steps() != end:
-                    end, since = steps(), time.monotonic()
-            shown = page.evaluate(f"window.__shown.filter(t => t <= {t0_page + 1000 * (t1 - t0)}).length")
+            browser = pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
+                                         args=["--headless", "--no-sandbox", "--disable-gpu",
+                                               "--disable-background-networking"])
+            page = browser.new_page(viewport={"width": 1280, "height": 720})
+            page.set_default_timeout(180_000)
+            page.goto(url + LINK.format(schools=schools))
+            status = page.locator(".sim-status-chosen")
+            expect(status).to_contain_text("Before year 1", timeout=180_000)
+            expect(page.locator("img.sim-district")).to_be_visible(timeout=180_000)
+            page.locator(".sim-speed").click()
+            page.get_by_role("option", name="fastest", exact=True).click()
+            page.evaluate("""() => { window.simFrames = 0; const img = document.querySelector('img.sim-district');
+                new MutationObserver(() => window.simFrames++).observe(img, {attributes: true,
+                attributeFilter: ['src']}); }""")
+            page.get_by_role("button", name="Play", exact=True).click()
+            start = time.perf_counter()
+            page.wait_for_timeout(seconds * 1000)
+            page.get_by_role("button", name="Pause", exact=True).click()
+            expect(page.get_by_role("button", name="Step", exact=True)).to_be_enabled(timeout=180_000)
+            elapsed = time.perf_counter() - start
+            shown = page.evaluate("() => window.simFrames")
+            text = status.inner_text()
             browser.close()
-        return (end - start) / (t1 - t0), shown / (t1 - t0)
+        year, month = map(int, re.search(r"Year (\d+), month (\d+)", text).groups())
+        return ((year - 1) * 10 + month) / elapsed, shown / elapsed
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -122,16 +128,17 @@ def browser_steps_per_second(schools: int, seconds: float) -> tuple[float, float
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--schools", type=int, default=50)
+    parser.add_argument("--schools", type=int, nargs="+", default=[50, 200])
+    parser.add_argument("--no-browser", action="store_true")
     args = parser.parse_args()
-    load = os.getloadavg()[0]
-    frame, cpu = server_frame_time(args.schools)
-    print(f"server frame (step + all views, side by side, {args.schools} schools): {1000 * frame:.0f} ms wall "
-          f"= {1 / frame:.1f} frames/s, {1000 * cpu:.0f} ms CPU; load average {load:.1f} on {os.cpu_count()} cores")
-    if Path("/usr/bin/chromium").exists():
-        rate, shown = browser_steps_per_second(args.schools, args.seconds)
-        print(f"playing in Chromium (play interval 20 ms, render every step): server {rate:.1f} steps/s, "
-              f"browser shows {shown:.1f} pictures/s; load average {os.getloadavg()[0]:.1f}")
+    for schools in args.schools:
+        months, frames = server_only(schools, args.seconds)
+        print(f"{schools} schools, server only: {months:.1f} school months/s, {frames:.1f} frames/s "
+              f"(load average {os.getloadavg()[0]:.1f})", flush=True)
+        if not args.no_browser and Path("/usr/bin/chromium").exists():
+            months, frames = in_browser(schools, args.seconds)
+            print(f"{schools} schools, in Chromium: {months:.1f} school months/s on the status line, "
+                  f"{frames:.1f} district pictures/s shown (load average {os.getloadavg()[0]:.1f})", flush=True)
 
 
 if __name__ == "__main__":
