@@ -36,7 +36,7 @@ def test_sim_run_end_to_end(tmp_path):
     prov = yaml.safe_load((run / "provenance.yaml").read_text())
     assert prov["seed"] == 0 and prov["packages"]["mesa"] == version("mesa") and prov["git_revision"]
     assert yaml.safe_load((run / "config.yaml").read_text())["district"]["schools"] == 4
-    assert "teacher_adoption" in proc.stdout and "baseline" in proc.stdout
+    assert "Baseline (decentralized)" in proc.stdout and "of teachers use it" in proc.stdout
 
 
 def test_results_do_not_depend_on_worker_count(tmp_path):
