@@ -344,13 +344,18 @@ def preset_text(scenario: str, config_dir: Path = CONFIG_DIR) -> PresetText:
         if not line.startswith("#"):
             break
         comments.append(line[1:].removeprefix(" ") if line.strip() != "#" else "")
-    # Paragraphs are separated by a lone "#"; a source ("S003: ...", "facts.md (...): ...") starts a new one.
+    # Paragraphs are separated by a lone "#". After the first (the summary), a line that is not indented
+    # starts a new source ("the report's executive summary: ...", "S003: ..."); its quotations are passages.
     blocks: list[list[str]] = [[]]
+    first_done = False
     for line in comments:
-        if not line.strip() or re.match(r"^(S\d+|facts\.md)\b", line):
+        if not line.strip():
+            first_done = first_done or bool(blocks[-1])
             blocks.append([])
-        if line.strip():
-            blocks[-1].append(line.strip())
+            continue
+        if first_done and not line.startswith(" ") and blocks[-1]:
+            blocks.append([])
+        blocks[-1].append(line.strip())
     paras = [re.sub(r"(?<=[a-z])-\n(?!and |or )", "-", "\n".join(b)).replace("\n", " ") for b in blocks if b]
     first = paras[0] if paras else scenario
     title, _, summary = first.partition(": ")
@@ -360,7 +365,7 @@ def preset_text(scenario: str, config_dir: Path = CONFIG_DIR) -> PresetText:
     head, rest = sentences[0].rstrip("."), " ".join(sentences[1:])
     head = head[:1].upper() + head[1:]
     # The cited passages: the quotations of the paragraphs that start with a source id ("S003: ...").
-    passages = tuple("; ".join(re.findall(r'"[^"]+"', p)) for p in paras[1:] if re.match(r"^S\d+: ", p))
+    passages = tuple("; ".join(re.findall(r'"[^"]+"', p)) for p in paras[1:])
     passages = tuple(p for p in passages if p)
     values = yaml.safe_load(text) or {}
     flat = pd.json_normalize(values, sep=".").iloc[0].to_dict() if values else {}
