@@ -160,13 +160,13 @@ def test_models_are_freed_after_use():
 
 
 def test_fast_config_path_gives_the_same_parameters_and_is_not_mutated():
-    overrides = ["district.schools=7", "rollout.mode=waves", "rollout.cohorts=[2,3]"]
+    overrides = ["district.schools=7", "rollout.mode=waves", "rollout.cohorts=[0.2,0.3]"]
     fast = load_container("baseline", overrides)
     assert fast == OmegaConf.to_container(load_config("baseline", overrides), resolve=True)
     p = to_params(fast)
     p.rollout.cohorts.append(9)
     p.seed = 123
-    assert load_container("baseline", overrides)["rollout"]["cohorts"] == [2, 3]
+    assert load_container("baseline", overrides)["rollout"]["cohorts"] == [0.2, 0.3]
     assert load_container("baseline", overrides)["seed"] == 0
 
 

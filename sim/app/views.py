@@ -209,14 +209,11 @@ class Chart(LiveFigure):
             if x.size and x[-1] > ax.get_xlim()[1]:
                 ax.set_xlim(0, nice_ceiling(x[-1] * 1.25))
                 grow = True
-            top = ax.get_ylim()[1]
-            if y.size and np.nanmax(y) > 0.95 * top and not (is_share(metric) and top >= 100.0):
-                new = nice_ceiling(np.nanmax(y) * 1.2)
-                ax.set_ylim(0, min(new, 100.0) if is_share(metric) else new)
-                grow = True
         if band is not None and band is not self._band:
             self._draw_band(band)
             grow = True
+        for metric in dict.fromkeys(self.metrics):  # the y range follows today's data, not the chart's history
+            grow |= self._fit_y(metric, data)
         if events is not None:
             keys = tuple((e.step, e.kind) for e in events)
             if keys != self._event_keys:
@@ -229,6 +226,26 @@ class Chart(LiveFigure):
                 for ax in self.axes.values():
                     ax.set_xlim(0, xmax)
             self.invalidate()
+
+    def _fit_y(self, metric: str, data: dict[str, pd.DataFrame]) -> bool:
+        """Set the y range of ``metric`` from the curves and band now shown; True if it changed.
+
+        The range is the floor (10% for shares) unless the data reach 95% of it, then a round number
+        20% above the data's top (at most 100% for shares): the same for a chart drawn once or updated.
+        """
+        ax, scale = self.axes[metric], 100.0 if is_share(metric) else 1.0
+        floor = 10.0 if is_share(metric) else Y_FLOOR.get(metric, 1.0)
+        tops = [float(np.nanmax(data[label][metric].to_numpy(dtype=float)) * scale)
+                for label in self.labels if label in data and len(data[label])]
+        if self._band is not None and f"{metric}_hi" in self._band:
+            tops.append(float(self._band[f"{metric}_hi"].max() * scale))
+        top = max([t for t in tops if np.isfinite(t)], default=0.0)
+        target = floor if top <= 0.95 * floor else nice_ceiling(top * 1.2)
+        target = min(target, 100.0) if is_share(metric) else target
+        if ax.get_ylim()[1] == target:
+            return False
+        ax.set_ylim(0, target)
+        return True
 
     def _draw_band(self, band: pd.DataFrame) -> None:
         for artist in self._band_artists:
@@ -247,10 +264,6 @@ class Chart(LiveFigure):
                 self._band_artists.append(ax.fill_between(
                     x, b[f"{metric}_lo"] * scale, b[f"{metric}_hi"] * scale, color=METRIC_COLORS[k % 2],
                     alpha=0.18 if r == 0 else 0.09, lw=0, zorder=0.5))
-                top = float(b[f"{metric}_hi"].max() * scale)
-                if top > 0.95 * ax.get_ylim()[1] and not (is_share(metric) and ax.get_ylim()[1] >= 100.0):
-                    new = nice_ceiling(top * 1.2)
-                    ax.set_ylim(0, min(new, 100.0) if is_share(metric) else new)
 
     def _draw_events(self, events: Sequence) -> None:
         for artist in self._event_artists:

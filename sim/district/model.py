@@ -79,6 +79,8 @@ class DistrictModel(mesa.Model):
             stage=np.zeros(n, dtype=np.int8), stage_steps=np.zeros(n, dtype=np.int64),
             hired=np.zeros(n, dtype=np.int64))
         self.school_traits = {}  # init.survey: per-school (mean, sd) of teacher traits
+        # No ties until the network is drawn (after the teachers): colleagues' help is zero before that.
+        self.adjacency, self.degree = sp.csr_array((n, n)), np.zeros(n)
         if self.p.init.survey:
             if survey_traits is None:
                 raise ConfigError("init.survey is set but no survey_traits were passed: build the model with "

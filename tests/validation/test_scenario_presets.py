@@ -13,8 +13,9 @@ from sim.validation.factorial import RECOMMENDATIONS
 PRESETS = ("baseline", "henry_all_in", "lake_backing_away", *RECOMMENDATIONS, "autonomy_zone",
            "community_of_practice", "design_competition", "key_person_km")
 #: Sections a policy preset may change; district size, metrics, survey and run settings are not policy.
+#: ``calendar`` places the preset's district on its own time axis (the school year its step 0 falls in).
 POLICY_SECTIONS = {"teacher", "peers", "network", "principal", "policy", "knowledge", "rollout", "budget", "backaway", "cop",
-                   "design_competition", "autonomy_zone"}
+                   "design_competition", "autonomy_zone", "calendar"}
 #: A source named by title: the report (executive summary, slide deck), CRPE's essay on it, its news coverage,
 #: or a case report.
 CITATION = re.compile(r"the report's (executive summary|slide deck)|CRPE's essay on the report|news coverage of the "
