@@ -28,6 +28,7 @@ import pandas as pd
 import yaml
 from omegaconf import OmegaConf
 
+from sim.calibration.design import set_dotted
 from sim.config import REPO_ROOT, ConfigError, available_scenarios, load_config
 from sim.district.calendar import step_of
 from sim.district.metrics import METRICS, school_use_share
@@ -257,14 +258,6 @@ def load_cases(path: str | Path) -> Cases:
 
 
 # -- simulated counterparts ------------------------------------------------------------------
-
-def set_dotted(cfg: dict, key: str, value: Any) -> None:
-    """Set ``cfg['a']['b'] = value`` for ``key = 'a.b'``."""
-    *path, last = key.split(".")
-    for k in path:
-        cfg = cfg[k]
-    cfg[last] = value
-
 
 @dataclass
 class CaseRun:

@@ -236,14 +236,14 @@ def knife_edges(out: Path, kept: Sequence[str], bins: int = 8) -> pd.DataFrame:
             holding = np.nan_to_num(share) >= 0.5
             if 0 < holding.sum() <= bins // 4 and np.nanmin(share) < 0.2:
                 lo, hi = np.flatnonzero(holding)[[0, -1]]
-                rng = parameter_specs_range(name, design)
+                rng = sampled_range(name, design)
                 rows.append({"fact": fact.name, "parameter": name, "overall_share_holding": overall,
                              "holds_for": f"{rng[0] + lo / bins * (rng[1] - rng[0]):.3g} to "
                                           f"{rng[0] + (hi + 1) / bins * (rng[1] - rng[0]):.3g}"})
     return pd.DataFrame(rows, columns=["fact", "parameter", "overall_share_holding", "holds_for"])
 
 
-def parameter_specs_range(name: str, design: pd.DataFrame) -> tuple[float, float]:
+def sampled_range(name: str, design: pd.DataFrame) -> tuple[float, float]:
     """The range a parameter was sampled over (from the design's values)."""
     values = pd.to_numeric(design[name])
     return float(values.min()), float(values.max())
