@@ -208,6 +208,24 @@ def test_more_patience_delays_withdrawal_and_a_new_leader_cuts_it():
     assert m.office.leader_changes > 0 and m.office.patience == pytest.approx(16 * 0.5 ** m.office.leader_changes)
 
 
+
+def test_a_new_leader_reviews_on_arrival_only_with_leader_reviews():
+    # reviews every 50 months: none is scheduled in the first 20 steps, so only an arrival can trigger one
+    def first_review_of_arrival(flag: str):
+        m = small_model("backaway.enabled=true", "backaway.min_adoption=0.99", "backaway.grace_steps=50",
+                        "backaway.review_every=50", "backaway.leader_change_rate=1.0",
+                        "backaway.leader_patience_cut=0.9", f"backaway.leader_reviews={flag}")
+        for _ in range(20):
+            m.step()
+            if m.office.leader_changes:
+                return m
+        raise AssertionError("no leader arrived in 20 months at a rate of 1 a year")
+    m = first_review_of_arrival("true")
+    assert m.office.last_review["step"] == m.steps  # reviewed in the month she arrived
+    assert m.office.backed_away  # 50 months of patience cut to 5, one unsatisfied review uses 50
+    quiet = first_review_of_arrival("false")
+    assert not quiet.office.last_review and not quiet.office.backed_away
+
 # 2. Principals ----------------------------------------------------------------------
 
 def test_principal_turnover_replaces_principals_and_may_lose_models():

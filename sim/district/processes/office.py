@@ -97,20 +97,23 @@ def forget_repository(m: District) -> None:
     reg.in_repository[:] = [False] * len(reg.in_repository)
 
 
-def leadership_change(m: District) -> None:
+def leadership_change(m: District) -> bool:
     """A new district leader arrives with the monthly equivalent of ``backaway.leader_change_rate``
-    and has ``leader_patience_cut`` less of the remaining patience."""
+    and has ``leader_patience_cut`` less of the remaining patience. Returns whether one arrived."""
     b, o = m.p.backaway, m.office
     if b.leader_change_rate > 0 and m.rng.random() < monthly(b.leader_change_rate):
         o.leader_changes += 1
         o.patience *= 1.0 - b.leader_patience_cut
+        return True
+    return False
 
 
 def review(m: District) -> None:
     """The central office reviews results and backs away when its patience runs out (Lake County).
 
     Reviews happen every ``review_every`` months from the first month a school
-    implements. A review is unsatisfied when use among teachers of implementing
+    implements and, with ``leader_reviews``, when a new leader arrives (a new
+    superintendent reviews the programmes she inherits). A review is unsatisfied when use among teachers of implementing
     schools is below ``min_adoption`` or their mean implementation dip (falling
     scores, parents' complaints) is above ``dip_tolerance``; each unsatisfied
     review uses ``review_every`` months of patience (``grace_steps`` at the
@@ -123,14 +126,15 @@ def review(m: District) -> None:
     b, o, t = m.p.backaway, m.office, m.steps
     if not b.enabled or o.backed_away:
         return
-    leadership_change(m)
+    arrived = leadership_change(m)
     s = m.schools_state
     active = s.active(t)
     if not active.any():
         return
     if o.first_review < 0:
         o.first_review = t
-    if (t - o.first_review) % b.review_every or t == o.first_review:
+    scheduled = (t - o.first_review) % b.review_every == 0 and t != o.first_review
+    if not (scheduled or (arrived and b.leader_reviews)):
         return
     ts = m.teachers_state
     in_active = active[ts.school]
