@@ -106,6 +106,7 @@ def bad_experiment(tmp_path: Path, change: dict) -> str:
     ({"abc/population": 3}, "abc.population must be an integer >= 10"),
     ({"abc/max_simulations": 50}, "abc.max_simulations must be 0 (no limit) or at least abc.population"),
     ({"abc/distance": "euclid"}, "allowed: regression, adaptive"),
+    ({"abc/transition": "uniform"}, "abc.transition is 'uniform'; allowed: normal, local"),
     ({"executor/kind": "ray"}, "allowed: processes, dask, single"),
 ])
 def test_bad_experiment_is_refused(tmp_path, change, expected):
@@ -350,3 +351,19 @@ def test_survey_without_a_compared_item_is_refused(small_survey, tmp_path):
     df.to_csv(path, index=False)
     with pytest.raises(ConfigError, match="compares item.s. schoolwide that the survey .* does not have"):
         check_inputs(parse_args([f"survey={path}", f"experiment={SMALL}", f"out={tmp_path / 'o'}"]))
+
+
+def test_transition_setting_chooses_the_perturbation_kernel():
+    """abc.transition picks pyabc's kernel; the default stays the global multivariate normal."""
+    import dataclasses
+
+    import pyabc
+
+    from sim.calibration.calibrate import _abc
+
+    exp = load_experiment("calibrate_cases")
+    assert exp.transition == "local"
+    kernels = {name: _abc(dataclasses.replace(exp, transition=name), None, None, 1, None, {}).transitions[0]
+               for name in ("normal", "local")}
+    assert type(kernels["normal"]) is pyabc.MultivariateNormalTransition
+    assert type(kernels["local"]) is pyabc.LocalTransition

@@ -240,7 +240,9 @@ def _abc(exp: Experiment, simulator: SurveySimulator, sampler, t: int, pilot: Pi
         distance = pyabc.PNormDistance(p=2)  # summaries are already deviations in tolerances
     else:
         distance = pyabc.AdaptivePNormDistance(p=2, all_particles_for_scale=False)
-    return pyabc.ABCSMC(simulator, prior, distance, population_size=exp.population, sampler=sampler, eps=eps)
+    transition = pyabc.LocalTransition() if exp.transition == "local" else pyabc.MultivariateNormalTransition()
+    return pyabc.ABCSMC(simulator, prior, distance, population_size=exp.population, sampler=sampler, eps=eps,
+                        transitions=transition)
 
 
 def posterior_table(history, exp: Experiment, t: int | None = None) -> pd.DataFrame:

@@ -462,36 +462,54 @@ def markdown(table: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> None:
-    """``python -m sim.calibration.cases [cases=FILE] [posterior=CSV] [draws=N] [seed=S] [workers=W] [out=CSV]``.
+#: The docs/validation.md block each form of the check writes with ``docs=true``.
+DOC_BLOCKS = {False: "cases-defaults", True: "cases-ppc"}
 
-    Without ``posterior``: the current defaults, ``draws`` seeds. Prints the check as Markdown; ``out`` saves it as CSV.
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m sim.calibration.cases [cases=FILE] [posterior=CSV] [draws=N] [seed=S] [workers=W] [out=CSV]
+    [docs=true]``.
+
+    Without ``posterior``: the current defaults, ``draws`` seeds. Prints the check as Markdown; ``out`` saves it as
+    CSV; ``docs=true`` writes it into docs/validation.md (block ``cases-defaults`` at the defaults, ``cases-ppc``
+    with a posterior), stamped with the command and the model's hash.
     """
     import sys
 
-    from sim.exits import EXIT_BAD_INPUT, catch_ctrl_c
+    from sim.args import fail, parse, show_help, wants_help
+    from sim.docblocks import replace_block
+    from sim.exits import catch_ctrl_c
 
     catch_ctrl_c()
-    known = {"cases": str(REPO_ROOT / "experiments" / "data" / "cases.yaml"), "posterior": "", "draws": "20",
-             "seed": "0", "workers": "2", "out": ""}
+    tool_name = "python -m sim.calibration.cases"
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if wants_help(argv):
+        show_help(f"Usage: {tool_name} [cases=FILE] [posterior=CSV] [draws=20] [seed=0] [workers=2] [out=CSV] "
+                  "[docs=true]\n\n" + (main.__doc__ or ""))
+    defaults = {"cases": str(REPO_ROOT / "experiments" / "data" / "cases.yaml"), "posterior": "", "draws": "20",
+                "seed": "0", "workers": "2", "out": "", "docs": "false"}
     try:
-        args = dict(known)
-        for a in sys.argv[1:] if argv is None else argv:
-            k, eq, v = a.partition("=")
-            if not eq or k not in known:
-                raise ConfigError(f"argument {a!r}: use key=value with keys {', '.join(known)}.")
-            args[k] = v
+        args = {**defaults, **parse(tool_name, argv, defaults, model=False).tool}
         for k in ("draws", "seed", "workers"):
-            if not args[k].isdigit() or (k == "draws" and int(args[k]) < 1):
-                raise ConfigError(f"argument {k}={args[k]!r} must be a {'positive ' if k == 'draws' else ''}integer.")
+            if not args[k].isdigit() or (k != "seed" and int(args[k]) < 1):
+                raise ConfigError(f"argument {k}={args[k]!r} must be a {'' if k == 'seed' else 'positive '}integer.")
+        if args["docs"] not in ("true", "false"):
+            raise ConfigError(f"argument docs={args['docs']!r} must be true or false.")
         table = check(args["cases"], args["posterior"] or None, int(args["draws"]), int(args["seed"]),
                       int(args["workers"]))
     except ConfigError as exc:
-        print(f"cases: {exc}", file=sys.stderr)
-        raise SystemExit(EXIT_BAD_INPUT) from None
+        fail(tool_name, exc)
     if args["out"]:
         table.to_csv(args["out"], index=False)
-    print(markdown(table))
+    text = markdown(table)
+    print(text)
+    if args["docs"] == "true":
+        given = " ".join(f"{k}={args[k]}" for k in ("posterior", "draws", "seed") if args[k] != defaults[k])
+        command = f"{tool_name} {given} docs=true".replace("  ", " ")
+        doc = REPO_ROOT / "docs" / "validation.md"
+        doc.write_text(replace_block(doc.read_text(encoding="utf-8"), DOC_BLOCKS[bool(args["posterior"])], text,
+                                     command), encoding="utf-8")
+        print(f"Wrote {doc}")
 
 
 if __name__ == "__main__":

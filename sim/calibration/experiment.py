@@ -25,6 +25,10 @@ EXECUTORS = ("processes", "dask", "single")
 SCHEDULING = ("static", "dynamic")
 PRIORS = ("uniform", "normal")
 DISTANCES = ("regression", "adaptive", "pattern")
+#: Perturbation kernels of ABC-SMC: pyabc's MultivariateNormalTransition (one covariance for the whole
+#: population) or LocalTransition (a covariance per particle from its nearest neighbours, for narrow or
+#: curved posteriors, where one global kernel gives very uneven importance weights).
+TRANSITIONS = ("normal", "local")
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,7 @@ class Experiment:
     distance: str = "regression"
     pilot: int = 400
     quantile: float = 0.5
+    transition: str = "normal"
     cases: str = ""
 
     def fingerprint(self) -> dict[str, Any]:
@@ -83,7 +88,7 @@ class Experiment:
                 "free": {k: asdict(v) for k, v in self.free.items()},
                 "statistics": {k: list(v) for k, v in self.statistics.items()}, "population": self.population,
                 "seed": self.seed, "distance": self.distance, "pilot": self.pilot,
-                "quantile": self.quantile,
+                "quantile": self.quantile, **({"transition": self.transition} if self.transition != "normal" else {}),
                 "min_acceptance_rate": self.min_acceptance_rate, **({"cases": self.cases} if self.cases else {})}
 
     def overrides(self) -> list[str]:
@@ -103,7 +108,8 @@ def _override_value(v: Any) -> str:
 
 _EXPERIMENT_KEYS = {"description", "scenario", "fixed", "free", "statistics", "cases", "abc", "executor", "predictive"}
 _ABC_KEYS = {"population": int, "generations": int, "min_acceptance_rate": float, "max_simulations": int,
-             "seed": int, "distance": str, "pilot": int, "quantile": float}
+             "seed": int, "distance": str, "pilot": int, "quantile": float,
+             "transition": str}
 _EXECUTOR_KEYS = {"kind": str, "scheduling": str, "workers": int, "dask_address": str}
 
 
@@ -287,6 +293,8 @@ def check_settings(exp: Experiment, where: str) -> None:
           f"got {exp.max_simulations}.")
     _need(0 <= exp.seed <= 2**32 - 1, where, f"abc.seed must be in [0, 4294967295]; got {exp.seed}.")
     _need(0 < exp.quantile < 1, where, f"abc.quantile must be in (0, 1); got {exp.quantile}.")
+    _need(exp.transition in TRANSITIONS, where,
+          f"abc.transition is {exp.transition!r}; allowed: {', '.join(TRANSITIONS)}.")
     _need(exp.distance in DISTANCES, where, f"abc.distance is {exp.distance!r}; allowed: {', '.join(DISTANCES)}.")
     _need((exp.distance == "pattern") == bool(exp.cases), where,
           "abc.distance 'pattern' (targets' deviations in tolerances) goes with 'cases', and only with it; got "

@@ -44,9 +44,12 @@ ABLATIONS = (
                 "open (`teacher.explore_rate`)", ("teacher.explore_rate=0",)),
     Ablation(6, "later cohorts adopt and adapt models that the knowledge plan carries from earlier "
                 "cohorts (`knowledge.mode=plan`)", ("knowledge.mode=none",)),
-    Ablation(7, "teachers who lose support and see colleagues quit give up "
-                "(`teacher.abandon_support_loss`, `teacher.abandon_colleagues`)",
-             ("teacher.abandon_support_loss=0", "teacher.abandon_colleagues=0")),
+    Ablation(7, "when the office backs away its schools stop implementing, so teachers there start (and "
+                "restart) experiments only at the rate of schools outside the initiative "
+                "(`rollout.inactive_factor`), while those who use PL keep giving up, faster under the test "
+                "pressure that rises (`backaway.test_pressure_after`); switched off, stopping implementation "
+                "costs no starts (in every school, initiative or not) and pressure does not rise",
+             ("rollout.inactive_factor=1", "backaway.test_pressure_after=0")),
     Ablation(8, "the repository and the help to adapt imported models are held by one person "
                 "(`knowledge.mode=key_person`); switched off, a knowledge plan holds them",
              ("knowledge.mode=plan",)),
