@@ -76,10 +76,50 @@ def stale_blocks(paths: Iterable[Path] = DOCS, root: Path = REPO_ROOT) -> list[s
     return out
 
 
-def main() -> None:
-    """``python -m sim.docblocks``: list the generated blocks that are out of date (exit 1 if any)."""
+def stale_commands(paths: Iterable[Path] = DOCS, root: Path = REPO_ROOT) -> list[str]:
+    """The distinct commands that regenerate the out-of-date blocks, in the order the docs name them."""
+    current, commands = model_hash(root), []
+    for path in paths:
+        for m in BLOCK.finditer(path.read_text(encoding="utf-8")):
+            found = STAMP.search(m.group("body"))
+            if found and found.group("hash") != current and found.group("command") not in commands:
+                commands.append(found.group("command"))
+    return commands
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m sim.docblocks [run=true]``: list the generated blocks that are out of date (exit 1 if any);
+    with ``run=true``, run the command of each (each once, in the order the docs name them)."""
+    import shlex
+    import subprocess
+    import sys
+
+    from sim.args import fail, parse, show_help, wants_help
+    from sim.config import ConfigError
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if wants_help(argv):
+        show_help((main.__doc__ or "") + "\n")
+    try:
+        run = parse("python -m sim.docblocks", argv, ("run",), model=False).tool.get("run", "false")
+        if run not in ("true", "false"):
+            raise ConfigError(f"argument run={run!r} must be true or false.")
+    except ConfigError as exc:
+        fail("python -m sim.docblocks", exc)
     stale = stale_blocks()
     print("\n".join(stale) if stale else f"Every generated block matches model {model_hash()}.")
+    if run == "true":
+        for command in stale_commands():
+            print(f"Running: {command}", flush=True)
+            words = shlex.split(command)
+            if words[0] == "python":
+                words[0] = sys.executable
+            elif (beside := Path(sys.executable).with_name(words[0])).exists():
+                words[0] = str(beside)  # the project's console scripts, without an activated venv
+            if subprocess.run(words, cwd=REPO_ROOT).returncode:
+                raise SystemExit(f"Stopped: '{command}' failed; the blocks regenerated before it are kept.")
+        stale = stale_blocks()
+        print("\n".join(stale) if stale else f"Every generated block matches model {model_hash()}.")
     raise SystemExit(1 if stale else 0)
 
 

@@ -107,6 +107,7 @@ def bad_experiment(tmp_path: Path, change: dict) -> str:
     ({"abc/max_simulations": 50}, "abc.max_simulations must be 0 (no limit) or at least abc.population"),
     ({"abc/distance": "euclid"}, "allowed: regression, adaptive"),
     ({"abc/transition": "uniform"}, "abc.transition is 'uniform'; allowed: normal, local"),
+    ({"abc/initial_epsilon": -1}, "abc.initial_epsilon must be a number >= 0"),
     ({"executor/kind": "ray"}, "allowed: processes, dask, single"),
 ])
 def test_bad_experiment_is_refused(tmp_path, change, expected):
@@ -353,8 +354,9 @@ def test_survey_without_a_compared_item_is_refused(small_survey, tmp_path):
         check_inputs(parse_args([f"survey={path}", f"experiment={SMALL}", f"out={tmp_path / 'o'}"]))
 
 
-def test_transition_setting_chooses_the_perturbation_kernel():
-    """abc.transition picks pyabc's kernel; the default stays the global multivariate normal."""
+def test_transition_setting_chooses_the_perturbation_kernel_and_initial_epsilon_the_first_threshold():
+    """abc.transition picks pyabc's kernel (the default stays the global multivariate normal); abc.initial_epsilon
+    fixes the first generation's threshold (rejection ABC with one generation)."""
     import dataclasses
 
     import pyabc
@@ -362,8 +364,10 @@ def test_transition_setting_chooses_the_perturbation_kernel():
     from sim.calibration.calibrate import _abc
 
     exp = load_experiment("calibrate_cases")
-    assert exp.transition == "local"
     kernels = {name: _abc(dataclasses.replace(exp, transition=name), None, None, 1, None, {}).transitions[0]
                for name in ("normal", "local")}
     assert type(kernels["normal"]) is pyabc.MultivariateNormalTransition
     assert type(kernels["local"]) is pyabc.LocalTransition
+    fixed = _abc(dataclasses.replace(exp, initial_epsilon=0.0), None, None, 0, None, {}).eps
+    fixed.initialize(0, None, None, None, None)
+    assert fixed(0) == 0.0

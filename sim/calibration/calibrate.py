@@ -220,7 +220,9 @@ def _abc(exp: Experiment, simulator: SurveySimulator, sampler, t: int, pilot: Pi
     first threshold is the ``abc.quantile`` quantile of the pilot distances,
     later ones that quantile of the previous generation's weighted distances.
     ``adaptive``: pyabc's adaptive p-norm on the raw statistics, each scaled by
-    its median absolute deviation in the previous generation.
+    its median absolute deviation in the previous generation. ``abc.initial_epsilon``
+    fixes the first threshold instead (one generation at 0 with the ``pattern``
+    distance: rejection ABC, every accepted run inside every target's range).
     """
     import pyabc
 
@@ -238,6 +240,9 @@ def _abc(exp: Experiment, simulator: SurveySimulator, sampler, t: int, pilot: Pi
             eps = pyabc.QuantileEpsilon(initial_epsilon=float(np.quantile(d, exp.quantile)), alpha=exp.quantile)
     elif exp.distance == "pattern":
         distance = pyabc.PNormDistance(p=2)  # summaries are already deviations in tolerances
+    if exp.initial_epsilon is not None and t == 0:
+        # a fixed first threshold; with one generation this is rejection ABC from the prior
+        eps = pyabc.QuantileEpsilon(initial_epsilon=float(exp.initial_epsilon), alpha=exp.quantile)
     else:
         distance = pyabc.AdaptivePNormDistance(p=2, all_particles_for_scale=False)
     transition = pyabc.LocalTransition() if exp.transition == "local" else pyabc.MultivariateNormalTransition()
@@ -388,7 +393,8 @@ def calibrate(survey: str | Path | None, experiment: str | Experiment, out: str 
     say(data.report())
     say(f"Calibrating {len(exp.free)} parameters ({', '.join(exp.free)}) against {len(observed)} "
         f"{'targets' if exp.cases else 'statistics'}; "
-        f"{exp.population} particles per generation, {total} generations, executor {exp.executor} "
+        f"{exp.population} particles per generation, {total} generation{'s' if total != 1 else ''}, "
+        f"executor {exp.executor} "
         f"({resolve_workers(exp.workers)} workers, {exp.scheduling} scheduling)."
         + (f" Resuming after generation {done} from {out / 'history.db'}." if done else ""), flush=True)
     history = None

@@ -80,6 +80,7 @@ class Experiment:
     pilot: int = 400
     quantile: float = 0.5
     transition: str = "normal"
+    initial_epsilon: float | None = None
     cases: str = ""
 
     def fingerprint(self) -> dict[str, Any]:
@@ -89,6 +90,7 @@ class Experiment:
                 "statistics": {k: list(v) for k, v in self.statistics.items()}, "population": self.population,
                 "seed": self.seed, "distance": self.distance, "pilot": self.pilot,
                 "quantile": self.quantile, **({"transition": self.transition} if self.transition != "normal" else {}),
+                **({"initial_epsilon": self.initial_epsilon} if self.initial_epsilon is not None else {}),
                 "min_acceptance_rate": self.min_acceptance_rate, **({"cases": self.cases} if self.cases else {})}
 
     def overrides(self) -> list[str]:
@@ -109,7 +111,7 @@ def _override_value(v: Any) -> str:
 _EXPERIMENT_KEYS = {"description", "scenario", "fixed", "free", "statistics", "cases", "abc", "executor", "predictive"}
 _ABC_KEYS = {"population": int, "generations": int, "min_acceptance_rate": float, "max_simulations": int,
              "seed": int, "distance": str, "pilot": int, "quantile": float,
-             "transition": str}
+             "transition": str, "initial_epsilon": float}
 _EXECUTOR_KEYS = {"kind": str, "scheduling": str, "workers": int, "dask_address": str}
 
 
@@ -293,6 +295,8 @@ def check_settings(exp: Experiment, where: str) -> None:
           f"got {exp.max_simulations}.")
     _need(0 <= exp.seed <= 2**32 - 1, where, f"abc.seed must be in [0, 4294967295]; got {exp.seed}.")
     _need(0 < exp.quantile < 1, where, f"abc.quantile must be in (0, 1); got {exp.quantile}.")
+    _need(exp.initial_epsilon is None or exp.initial_epsilon >= 0, where,
+          f"abc.initial_epsilon must be a number >= 0; got {exp.initial_epsilon}.")
     _need(exp.transition in TRANSITIONS, where,
           f"abc.transition is {exp.transition!r}; allowed: {', '.join(TRANSITIONS)}.")
     _need(exp.distance in DISTANCES, where, f"abc.distance is {exp.distance!r}; allowed: {', '.join(DISTANCES)}.")
