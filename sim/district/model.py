@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import types
 from collections.abc import Sequence
 
 import mesa
@@ -16,6 +17,26 @@ from sim.district.agents import CentralOffice, Principal, Teacher, create_indexe
 from sim.district.networks import build_adjacency, to_networkx
 from sim.district.state import ModelRegistry, SchoolState, Stage, TeacherState
 from sim.district.survey import traits_from_survey
+
+
+class MetricsCollector(mesa.DataCollector):
+    """Mesa's DataCollector for the district metrics, without its per-value deep copies.
+
+    The model reporters read this step's metrics (``model.latest``), plain Python numbers that
+    nothing mutates, so :meth:`collect` appends them as they are; Mesa's own ``collect`` deep-copies
+    every value of every step, a noticeable share of a standard run.
+    """
+
+    def collect(self, model: DistrictModel) -> None:
+        """Append this step's metrics (``model.latest``) to ``model_vars``."""
+        if self.agent_reporters or self.agenttype_reporters or not all(
+                isinstance(r, types.LambdaType) for r in self.model_reporters.values()):
+            super().collect(model)
+            return
+        self._collection_steps.append(model.time)
+        latest = model.latest
+        for var, values in self.model_vars.items():
+            values.append(latest[var])
 
 
 class DistrictModel(mesa.Model):
@@ -97,7 +118,7 @@ class DistrictModel(mesa.Model):
         processes.central_office_step(self)
         processes.allocate_support(self)
         self._history: list[dict[str, float]] = []
-        self.datacollector = mesa.DataCollector(
+        self.datacollector = MetricsCollector(
             model_reporters={name: (lambda m, k=name: m.latest[k]) for name in metrics.METRICS})
         self.record()
 
@@ -173,9 +194,11 @@ class DistrictModel(mesa.Model):
     def record(self) -> None:
         """Compute this step's metrics and mark schools that became school-wide."""
         s = self.schools_state
-        newly = (metrics.school_use_share(self) >= self.p.metrics.schoolwide_threshold) & (s.schoolwide_since < 0)
+        using = self.teachers_state.using
+        share = metrics.school_use_share(self, using)
+        newly = (share >= self.p.metrics.schoolwide_threshold) & (s.schoolwide_since < 0)
         s.schoolwide_since[newly] = self.steps
-        self.latest = metrics.district_metrics(self)
+        self.latest = metrics.district_metrics(self, using, share)
         self._history.append({"step": self.steps, **self.latest})
         self.datacollector.collect(self)
 
@@ -190,7 +213,8 @@ class DistrictModel(mesa.Model):
     def timeseries(self) -> pd.DataFrame:
         """District metrics, one row per recorded step (step 0 = initial state)."""
         columns = ("step", *metrics.METRICS)
-        return pd.DataFrame({k: [row[k] for row in self._history] for k in columns}, columns=list(columns))
+        # numpy columns (int64 or float64, as pandas infers from the values) build the frame faster than lists
+        return pd.DataFrame({k: np.array([row[k] for row in self._history]) for k in columns}, columns=list(columns))
 
     def school_table(self) -> pd.DataFrame:
         """Snapshot of every school now (see :func:`sim.district.metrics.school_table`)."""
