@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.district.metrics import imported
+from sim.district.networks import neighbour_sums
 from sim.district.processes.principals import knowledge_reach
 from sim.district.state import District
 
@@ -16,13 +17,19 @@ def peer_learning(m: District) -> None:
     """
     ts, rate = m.teachers_state, m.p.peers.learning
     using = ts.using
-    u = using.astype(float)
-    weight = m.adjacency @ u
+    # users, users' surface and users' depth summed over each teacher's ties in one product
+    # (surface and depth are read before either moves, as when summed one after the other)
+    x = np.empty((using.size, 3))
+    x[:, 0] = using
+    np.multiply(ts.surface, x[:, 0], out=x[:, 1])
+    np.multiply(ts.depth, x[:, 0], out=x[:, 2])
+    sums = neighbour_sums(m.adjacency, x)
+    weight = sums[:, 0]
     has = using & (weight > 0)
     if not has.any():
         return
-    for q in (ts.surface, ts.depth):
-        mean = np.divide(m.adjacency @ (q * u), weight, out=np.zeros_like(weight), where=has)
+    for q, k in ((ts.surface, 1), (ts.depth, 2)):
+        mean = np.divide(sums[:, k], weight, out=np.zeros(weight.size), where=has)
         gap = np.maximum(0.0, mean - q)
         np.add(q, rate * gap, out=q, where=has)
 

@@ -7,6 +7,7 @@ import numpy as np
 
 from sim.district.calendar import monthly
 from sim.district.processes.common import _REFINING, _ROUTINE
+from sim.district.networks import neighbour_sums
 from sim.district.state import District
 
 
@@ -41,7 +42,7 @@ def colleague_help(m: District) -> np.ndarray:
     p = m.p.peers
     if p.help <= 0:
         return np.zeros(m.n_teachers)
-    n = m.adjacency @ m.teachers_state.using.astype(float)
+    n = neighbour_sums(m.adjacency, m.teachers_state.using.astype(float))
     return p.help * -np.expm1(-p.help_reach * n)
 
 

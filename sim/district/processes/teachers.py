@@ -15,6 +15,7 @@ from sim.district.processes.common import (
     _ROUTINE,
     _move,
 )
+from sim.district.networks import neighbour_sums
 from sim.district.state import District
 
 
@@ -35,7 +36,7 @@ def peer_exposure(m: District, using: np.ndarray) -> np.ndarray:
     threshold: 1 if the weighted share of using neighbours reaches the
     teacher's own threshold ``threshold_i``, else 0 (Granovetter 1978).
     """
-    count = m.adjacency @ using.astype(float)
+    count = neighbour_sums(m.adjacency, using.astype(float))
     if m.p.peers.contagion == "complex":
         return (count >= m.p.peers.threshold - 1e-9).astype(float)
     share = np.divide(count, m.degree, out=np.zeros_like(count), where=m.degree > 0)
@@ -168,7 +169,7 @@ def evaluate(m: District) -> None:
 
 def quitting_colleagues(m: District) -> np.ndarray:
     """Tie-weighted share of each teacher's colleagues who gave up the practice."""
-    count = m.adjacency @ (m.teachers_state.stage == _ABANDONED).astype(float)
+    count = neighbour_sums(m.adjacency, (m.teachers_state.stage == _ABANDONED).astype(float))
     return np.divide(count, m.degree, out=np.zeros_like(count), where=m.degree > 0)
 
 
