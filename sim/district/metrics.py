@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from sim.district.state import District, Stage
+from sim.district.state import District, Stage, clip
 
 #: Columns of :func:`sim.simulate`, in order (``step`` first).
 METRICS = (
@@ -31,7 +31,7 @@ def inclusion(m: District) -> np.ndarray:
     choice boards leaves the students who lack the skills for self-directed work out.
     """
     ts = m.teachers_state
-    return np.clip(m.p.teacher.inclusion_skill * ts.capacity * ts.focus, 0.0, 1.0)
+    return clip(m.p.teacher.inclusion_skill * ts.capacity * ts.focus, 0.0, 1.0)
 
 
 def model_origin(m: District) -> np.ndarray:

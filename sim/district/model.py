@@ -15,7 +15,7 @@ from sim.config import ConfigError, load_container, to_params, validate
 from sim.district import metrics, processes
 from sim.district.agents import CentralOffice, Principal, Teacher, create_indexed
 from sim.district.networks import build_adjacency, to_networkx
-from sim.district.state import ModelRegistry, SchoolState, Stage, TeacherState
+from sim.district.state import ModelRegistry, SchoolState, Stage, TeacherState, clip
 from sim.district.survey import traits_from_survey
 
 
@@ -136,7 +136,7 @@ class DistrictModel(mesa.Model):
 
     def trait(self, mean: float, sd: float, size: int) -> np.ndarray:
         """Draw a 0-1 trait: normal(mean, sd) clipped to [0, 1]."""
-        return np.clip(self.rng.normal(mean, sd, size), 0.0, 1.0)
+        return clip(self.rng.normal(mean, sd, size), 0.0, 1.0)
 
     def _init_schools(self) -> SchoolState:
         p, n = self.p.principal, self.n_schools

@@ -26,6 +26,11 @@ class Stage(IntEnum):
     ABANDONED = 5
 
 
+try:  # the ufunc that np.clip calls for two bounds, without np.clip's Python wrapper (same values)
+    from numpy._core.umath import clip
+except ImportError:  # pragma: no cover - numpy without that module layout
+    clip = np.clip
+
 USING = (Stage.PROTOTYPING, Stage.ROUTINE, Stage.REFINING)
 # Plain ints for array comparisons (comparing numpy arrays with IntEnum members is several times slower).
 _PROTOTYPING, _REFINING = int(Stage.PROTOTYPING), int(Stage.REFINING)

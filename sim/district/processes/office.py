@@ -7,7 +7,7 @@ import numpy as np
 
 from sim.district.calendar import monthly
 from sim.district.processes.common import _PROTOTYPING, _most_ready, readiness
-from sim.district.state import District
+from sim.district.state import District, clip
 
 
 def cohort_sizes(m: District) -> list[int]:
@@ -214,7 +214,7 @@ def set_conditions(m: District) -> None:
     flex = o.flexibility * (1.0 - o.waiver_friction * lacking)
     s.flexibility[:] = np.where(s.zone, 1.0, flex)
     resist = o.ci_effect * max(0.0, -o.ci_engagement)
-    pressure = np.clip(o.test_pressure + o.pressure_dip * s.dip + resist, 0.0, 1.0)
+    pressure = clip(o.test_pressure + o.pressure_dip * s.dip + resist, 0.0, 1.0)
     s.pressure[:] = np.where(s.zone, 0.0, pressure)
 
 

@@ -8,7 +8,7 @@ import numpy as np
 from sim.district.calendar import monthly
 from sim.district.processes.common import _REFINING, _ROUTINE
 from sim.district.networks import neighbour_sums
-from sim.district.state import District
+from sim.district.state import District, clip
 
 
 def principal_turnover(m: District) -> None:
@@ -65,7 +65,7 @@ def allocate_support(m: District) -> None:
              + p.design_competition.support * (t < s.award_until))
     s.extra_support[:] = extra
     ts = m.teachers_state
-    np.clip(ts.support_base + extra[ts.school] + colleague_help(m), 0.0, 1.0, out=ts.support)
+    clip(ts.support_base + extra[ts.school] + colleague_help(m), 0.0, 1.0, out=ts.support)
     ts.support_ref += m.p.teacher.support_memory * (ts.support + s.flexibility[ts.school] - ts.support_ref)
 
 

@@ -16,7 +16,7 @@ from sim.district.processes.common import (
     _move,
 )
 from sim.district.networks import neighbour_sums
-from sim.district.state import District
+from sim.district.state import District, clip
 
 
 def teacher_turnover(m: District) -> None:
@@ -131,18 +131,20 @@ def judged_weight(m: District) -> np.ndarray:
     return w * (1.0 - too_open)[ts.school]
 
 
-def prototype(m: District) -> None:
+def prototype(m: District, e: np.ndarray | None = None, w: np.ndarray | None = None) -> None:
     """Users improve practice; effort drifts toward what their judgement rewards.
 
     gain_i = learn_rate * effort_i * capacity_i * (learn_base + (1 - learn_base) * support_i)
     focus_i += focus_adapt * (w_i - focus_i) for users (w_i: :func:`judged_weight`)
     surface += gain * (1 - focus) * (1 - surface);  depth += gain * focus * (1 - depth)
-    Non-users' quality decays by ``quality_decay`` per month.
+    Non-users' quality decays by ``quality_decay`` per month. ``e``, ``w``: :func:`effort` and
+    :func:`judged_weight` if the caller computed them already.
     """
     ts, p = m.teachers_state, m.p.teacher
-    e = effort(m)
+    e = effort(m) if e is None else e
     using = e > 0
-    np.putmask(ts.focus, using, ts.focus + p.focus_adapt * (judged_weight(m) - ts.focus))
+    w = judged_weight(m) if w is None else w
+    np.putmask(ts.focus, using, ts.focus + p.focus_adapt * (w - ts.focus))
     gain = p.learn_rate * e * ts.capacity * (p.learn_base + (1 - p.learn_base) * ts.support)
     ts.surface += gain * (1 - ts.focus) * (1 - ts.surface)
     ts.depth += gain * ts.focus * (1 - ts.depth)
@@ -151,27 +153,28 @@ def prototype(m: District) -> None:
     np.putmask(ts.depth, idle, ts.depth * (1 - p.quality_decay))
 
 
-def spend_energy(m: District) -> None:
+def spend_energy(m: District, e: np.ndarray | None = None) -> None:
     """Effort without guidance drains energy; some recovers each month.
 
     energy -= energy_drain * effort * (1 - support) * (1 + margin_share)
-    energy += energy_recovery * (1 - energy), clipped to [0, 1].
+    energy += energy_recovery * (1 - energy), clipped to [0, 1]. ``e``: :func:`effort`, if the caller
+    computed it already.
     """
     ts, p = m.teachers_state, m.p.teacher
-    ts.energy -= p.energy_drain * effort(m) * (1 - ts.support) * (1 + ts.margin_share)
+    ts.energy -= p.energy_drain * (effort(m) if e is None else e) * (1 - ts.support) * (1 + ts.margin_share)
     ts.energy += p.energy_recovery * (1 - ts.energy)
-    np.clip(ts.energy, 0.0, 1.0, out=ts.energy)
+    clip(ts.energy, 0.0, 1.0, out=ts.energy)
 
 
-def evaluate(m: District) -> None:
+def evaluate(m: District, w: np.ndarray | None = None) -> None:
     """Users judge their practice with a noisy signal.
 
     Without clear goals, data and coaching they judge by engagement (surface),
     not learning (depth): signal = w * depth + (1 - w) * surface + N(0, sd),
-    w = :func:`judged_weight`, sd = eval_noise * (1 - support_i / 2).
+    w = :func:`judged_weight` (or the ``w`` passed), sd = eval_noise * (1 - support_i / 2).
     """
     ts, p = m.teachers_state, m.p.teacher
-    w = judged_weight(m)
+    w = judged_weight(m) if w is None else w
     noise = m.rng.standard_normal(m.n_teachers) * p.eval_noise * (1 - 0.5 * ts.support)
     ts.signal[:] = w * ts.depth + (1 - w) * ts.surface + noise
 
@@ -225,14 +228,19 @@ def plan(m: District) -> None:
 
 
 def teachers_step(m: District) -> None:
-    """Process 3: turnover, experiment, commit, prototype, spend energy, evaluate, decide."""
+    """Process 3: turnover, experiment, commit, prototype, spend energy, evaluate, decide.
+
+    Effort and the judged weight are computed once for prototyping, energy and evaluation: what they
+    read (stages, support, the principals' stances) does not change between those three.
+    """
     ts = m.teachers_state
     ts.stage_steps += 1
     teacher_turnover(m)
     plan(m)
     start_experiments(m)
     commit(m)
-    prototype(m)
-    spend_energy(m)
-    evaluate(m)
+    e, w = effort(m), judged_weight(m)
+    prototype(m, e, w)
+    spend_energy(m, e)
+    evaluate(m, w)
     decide(m)
