@@ -144,13 +144,28 @@ def prototype(m: District, e: np.ndarray | None = None, w: np.ndarray | None = N
     e = effort(m) if e is None else e
     using = e > 0
     w = judged_weight(m) if w is None else w
-    np.putmask(ts.focus, using, ts.focus + p.focus_adapt * (w - ts.focus))
-    gain = p.learn_rate * e * ts.capacity * (p.learn_base + (1 - p.learn_base) * ts.support)
-    ts.surface += gain * (1 - ts.focus) * (1 - ts.surface)
-    ts.depth += gain * ts.focus * (1 - ts.depth)
+    # in place where the written formula allows it (same operations, same order, fewer temporaries)
+    tmp = np.subtract(w, ts.focus)
+    tmp *= p.focus_adapt
+    tmp += ts.focus
+    np.putmask(ts.focus, using, tmp)
+    gain = np.multiply(p.learn_rate, e)
+    gain *= ts.capacity
+    np.multiply(1 - p.learn_base, ts.support, out=tmp)
+    tmp += p.learn_base
+    gain *= tmp
+    focus, surface, depth = ts.focus, ts.surface, ts.depth
+    np.subtract(1, focus, out=tmp)
+    tmp *= gain
+    tmp *= np.subtract(1, surface)
+    surface += tmp
+    np.multiply(gain, focus, out=tmp)
+    tmp *= np.subtract(1, depth)
+    depth += tmp
     idle = ~using
-    np.putmask(ts.surface, idle, ts.surface * (1 - p.quality_decay))
-    np.putmask(ts.depth, idle, ts.depth * (1 - p.quality_decay))
+    decay = 1 - p.quality_decay
+    np.putmask(surface, idle, surface * decay)
+    np.putmask(depth, idle, depth * decay)
 
 
 def spend_energy(m: District, e: np.ndarray | None = None) -> None:
@@ -198,20 +213,38 @@ def decide(m: District) -> None:
     ``refine_rate * capacity * support``. Abandoning costs ``disillusion`` of enthusiasm.
     """
     ts, s, p = m.teachers_state, m.schools_state, m.p.teacher
+    stage, school = ts.stage, ts.school
     using = ts.using
     poor = ts.signal < p.keep_threshold
-    settled = ts.stage >= _ROUTINE
-    hazard = (p.abandon_base + p.abandon_exhaustion * (1 - ts.energy) ** 2 + p.abandon_poor_signal * poor
-              + p.abandon_pressure * s.pressure[ts.school]
-              + p.abandon_support_loss * np.maximum(0.0, ts.support_ref - ts.support - s.flexibility[ts.school])
-              + p.abandon_colleagues * quitting_colleagues(m))
-    hazard = np.where(settled, hazard * p.abandon_routine_factor, hazard)
+    # The hazard term by term in the order of the formula, accumulated in place: the same operations
+    # on the same values as the written-out sum, with fewer temporary arrays (this runs every step).
+    hazard = np.subtract(1.0, ts.energy)
+    np.square(hazard, out=hazard)  # (1 - energy) ** 2
+    hazard *= p.abandon_exhaustion
+    hazard += p.abandon_base
+    term = np.multiply(p.abandon_poor_signal, poor)
+    hazard += term
+    np.multiply(p.abandon_pressure, s.pressure[school], out=term)
+    hazard += term
+    np.subtract(ts.support_ref, ts.support, out=term)
+    term -= s.flexibility[school]
+    np.maximum(0.0, term, out=term)
+    term *= p.abandon_support_loss
+    hazard += term
+    term = quitting_colleagues(m)
+    term *= p.abandon_colleagues
+    hazard += term
+    hazard = np.where(stage >= _ROUTINE, hazard * p.abandon_routine_factor, hazard)
     draw = m.rng.random(m.n_teachers)
     abandon = using & (draw < hazard)
     draw2 = m.rng.random(m.n_teachers)
-    routinize = (~abandon & (ts.stage == _PROTOTYPING) & ~poor
-                 & (ts.stage_steps >= p.min_prototype_steps) & (draw2 < p.routinize_rate))
-    refine = ~abandon & (ts.stage == _ROUTINE) & (draw2 < p.refine_rate * ts.capacity * ts.support)
+    kept = ~abandon
+    routinize = kept & (stage == _PROTOTYPING)
+    routinize &= ~poor
+    routinize &= ts.stage_steps >= p.min_prototype_steps
+    routinize &= draw2 < p.routinize_rate
+    refine = kept & (stage == _ROUTINE)
+    refine &= draw2 < p.refine_rate * ts.capacity * ts.support
     np.putmask(ts.enthusiasm, abandon, ts.enthusiasm * (1 - p.disillusion))
     _move(ts, abandon, _ABANDONED)
     _move(ts, routinize, _ROUTINE)
