@@ -215,10 +215,14 @@ class DistrictModel(mesa.Model):
 
     def timeseries(self) -> pd.DataFrame:
         """District metrics, one row per recorded step (step 0 = initial state)."""
-        # numpy columns (int64 or float64, as pandas infers from the values) and a column index made once
-        # build the frame several times faster than lists and names
-        return pd.DataFrame({k: np.array([row[k] for row in self._history]) for k in _COLUMNS.values},
-                            columns=_COLUMNS)
+        # numpy columns (int64 or float64, as pandas infers from the values) and a column index made once;
+        # DataFrame._from_arrays skips matching dict keys to the columns, which costs more than the data here
+        arrays = [np.array([row[k] for row in self._history]) for k in _COLUMNS.values]
+        try:
+            return pd.DataFrame._from_arrays(arrays, columns=_COLUMNS, index=pd.RangeIndex(len(self._history)),
+                                             verify_integrity=False)
+        except AttributeError:  # pragma: no cover - a pandas without it: the public constructor, same frame
+            return pd.DataFrame(dict(zip(_COLUMNS, arrays)), columns=_COLUMNS)
 
     def school_table(self) -> pd.DataFrame:
         """Snapshot of every school now (see :func:`sim.district.metrics.school_table`)."""
