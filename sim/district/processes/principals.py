@@ -65,8 +65,13 @@ def allocate_support(m: District) -> None:
              + p.design_competition.support * (t < s.award_until))
     s.extra_support[:] = extra
     ts = m.teachers_state
-    clip(ts.support_base + extra[ts.school] + colleague_help(m), 0.0, 1.0, out=ts.support)
-    ts.support_ref += m.p.teacher.support_memory * (ts.support + s.flexibility[ts.school] - ts.support_ref)
+    support = ts.support_base + extra[ts.school]
+    support += colleague_help(m)
+    clip(support, 0.0, 1.0, out=ts.support)
+    np.add(ts.support, s.flexibility[ts.school], out=support)
+    support -= ts.support_ref
+    support *= m.p.teacher.support_memory
+    ts.support_ref += support
 
 
 def effective_change_mgmt(m: District) -> np.ndarray:
@@ -90,9 +95,10 @@ def codify(m: District) -> None:
     open_schools = s.active(m.steps) & (s.model < 0) & ~np.bool_(m.office.backed_away)
     if not open_schools.any():
         return
-    lag = (p.close_lag * (1.0 - s.stance))[ts.school]
-    qualifies = ((ts.stage >= _ROUTINE) & (ts.stage <= _REFINING) & (ts.depth >= p.codify_min_depth)
-                 & (ts.stage_steps >= lag))
+    qualifies = (ts.stage >= _ROUTINE) & (ts.stage <= _REFINING) & (ts.depth >= p.codify_min_depth)
+    if not qualifies.any():  # nobody settled with enough depth: no candidate whatever the lag
+        return
+    qualifies &= ts.stage_steps >= (p.close_lag * (1.0 - s.stance))[ts.school]
     if not qualifies.any():
         return
     best_depth = np.where(qualifies, ts.depth, -1.0).reshape(n_s, -1)
