@@ -61,6 +61,10 @@ class TeacherState:
     @property
     def using(self) -> np.ndarray:
         """Boolean mask of teachers using the practice (prototyping, routine or refining)."""
+        if self.stage.dtype == np.int8:
+            # stage - PROTOTYPING read as unsigned is below 3 exactly for the three using stages (one
+            # comparison instead of two and an and; the same mask for every int8 value)
+            return (self.stage - _PROTOTYPING).view(np.uint8) < _REFINING - _PROTOTYPING + 1
         return (self.stage >= _PROTOTYPING) & (self.stage <= _REFINING)
 
 

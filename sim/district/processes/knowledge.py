@@ -37,15 +37,16 @@ def peer_learning(m: District) -> None:
         np.putmask(q, has, q + rate * gap)
 
 
-def adaptation_help(m: District) -> np.ndarray:
+def adaptation_help(m: District, copies: np.ndarray | None = None) -> np.ndarray:
     """Per school, the help it has to adapt and deepen its model (0-1).
 
     A model codified in the school is known there (1). An imported model is
     adapted with the help of whoever keeps the district's knowledge: the reach
     of the current knowledge management (:func:`sim.district.processes.principals.knowledge_reach`:
-    a plan, the key person while she stays, ad hoc sharing after she leaves).
+    a plan, the key person while she stays, ad hoc sharing after she leaves). ``copies``:
+    :func:`sim.district.metrics.imported`, if the caller computed it already.
     """
-    return np.where(imported(m), knowledge_reach(m), 1.0)
+    return np.where(imported(m) if copies is None else copies, knowledge_reach(m), 1.0)
 
 
 def model_adaptation(m: District) -> None:
@@ -54,14 +55,16 @@ def model_adaptation(m: District) -> None:
     q_i += model_adapt_rate * help_s * max(0, q_model_s - q_i), help_s = :func:`adaptation_help`.
     """
     ts, s = m.teachers_state, m.schools_state
-    if not (s.model >= 0).any():
+    has = s.model >= 0
+    if not has.any():
         return
     rate = m.p.principal.model_adapt_rate * adaptation_help(m)
-    using = ts.using & (s.model >= 0)[ts.school]
-    r = rate[ts.school[using]]
+    idx = np.flatnonzero(ts.using & has[ts.school])  # users in schools with a model
+    school = ts.school[idx]
+    r = rate[school]
     for q, target in ((ts.depth, s.model_depth), (ts.surface, s.model_surface)):
-        gap = target[ts.school[using]] - q[using]
-        q[using] += r * np.maximum(0.0, gap)
+        gap = target[school] - q[idx]
+        q[idx] += r * np.maximum(0.0, gap)
 
 
 def deepen_models(m: District) -> None:
@@ -74,7 +77,7 @@ def deepen_models(m: District) -> None:
     copies = imported(m)
     if not copies.any():
         return
-    rate = m.p.principal.model_adapt_rate * adaptation_help(m)[copies]
+    rate = m.p.principal.model_adapt_rate * adaptation_help(m, copies)[copies]
     ids = s.model[copies]
     for q, full in ((s.model_depth, np.asarray(reg.depth)), (s.model_surface, np.asarray(reg.surface))):
         q[copies] += rate * np.maximum(0.0, full[ids] - q[copies])

@@ -20,7 +20,7 @@ def principal_turnover(m: District) -> None:
     """
     s, p = m.schools_state, m.p.principal
     leave = m.rng.random(m.n_schools) < monthly(p.turnover)
-    n = int(leave.sum())
+    n = int(np.count_nonzero(leave))
     if not n:
         return
     s.leadership[leave] = m.trait(p.leadership_mean, p.leadership_sd, n)
