@@ -234,7 +234,7 @@ def decide(m: District) -> None:
     np.square(hazard, out=hazard)  # (1 - energy) ** 2
     hazard *= p.abandon_exhaustion
     hazard += p.abandon_base
-    term = np.multiply(p.abandon_poor_signal, poor)
+    term = np.multiply(float(p.abandon_poor_signal), poor)  # a float array whatever the parameter's type
     hazard += term
     np.multiply(p.abandon_pressure, s.pressure[school], out=term)
     hazard += term
