@@ -23,23 +23,23 @@ def peer_learning(m: District) -> None:
     x[:, 0] = using
     np.multiply(ts.surface, x[:, 0], out=x[:, 1])
     np.multiply(ts.depth, x[:, 0], out=x[:, 2])
-    sums = neighbour_sums(m.adjacency, x)
-    weight = sums[:, 0]
+    sums = neighbour_sums(m.adjacency, x).T.copy()  # one contiguous row per quantity
+    weight = sums[0]
     tied = weight > 0
     has = using & tied
     if not has.any():
         return
-    # Surface and depth side by side (neither update reads the other), computed for every teacher and
-    # kept where ``has`` (masked ufuncs, ``where=``, are several times slower at this size); where it
-    # is kept, each value is the same as when computed alone: q + rate * max(0, sum / weight - q).
-    q = np.stack((ts.surface, ts.depth), axis=1)
-    new = sums[:, 1:] / np.where(tied, weight, 1.0)[:, None]
-    new -= q
-    np.maximum(0.0, new, out=new)
-    new *= rate
-    new += q
-    np.putmask(ts.surface, has, new[:, 0])
-    np.putmask(ts.depth, has, new[:, 1])
+    # Computed for every teacher and kept where ``has`` (masked ufuncs, ``where=``, are several times
+    # slower at this size), in place in the formula's order, q + rate * max(0, sum / weight - q):
+    # where it is kept, each value is the same as when computed alone.
+    safe = np.where(tied, weight, 1.0)
+    for q, new in ((ts.surface, sums[1]), (ts.depth, sums[2])):
+        new /= safe
+        new -= q
+        np.maximum(0.0, new, out=new)
+        new *= rate
+        new += q
+        np.putmask(q, has, new)
 
 
 def adaptation_help(m: District, copies: np.ndarray | None = None) -> np.ndarray:
