@@ -54,16 +54,17 @@ def adaptation_help(m: District, copies: np.ndarray | None = None) -> np.ndarray
     return np.where(imported(m) if copies is None else copies, knowledge_reach(m), 1.0)
 
 
-def model_adaptation(m: District) -> None:
+def model_adaptation(m: District, copies: np.ndarray | None = None) -> None:
     """Users in a school with a model move toward the model's quality (the faculty adopts and adapts).
 
     q_i += model_adapt_rate * help_s * max(0, q_model_s - q_i), help_s = :func:`adaptation_help`.
+    ``copies``: :func:`sim.district.metrics.imported`, if the caller computed it already.
     """
     ts, s = m.teachers_state, m.schools_state
     has = s.model >= 0
     if not has.any():
         return
-    rate = m.p.principal.model_adapt_rate * adaptation_help(m)
+    rate = m.p.principal.model_adapt_rate * adaptation_help(m, copies)
     idx = np.flatnonzero(ts.using & has[ts.school])  # users in schools with a model
     school = ts.school[idx]
     r = rate[school]
@@ -72,14 +73,15 @@ def model_adaptation(m: District) -> None:
         q[idx] += r * np.maximum(0.0, gap)
 
 
-def deepen_models(m: District) -> None:
+def deepen_models(m: District, copies: np.ndarray | None = None) -> None:
     """Schools adapt and deepen an imported model with help: its quality here moves toward the quality it
     was codified with (what was lost in transfer is recovered).
 
     model_q_s += model_adapt_rate * help_s * max(0, registry_q[model_s] - model_q_s) for imported models.
+    ``copies``: :func:`sim.district.metrics.imported`, if the caller computed it already.
     """
     s, reg = m.schools_state, m.registry
-    copies = imported(m)
+    copies = imported(m) if copies is None else copies
     if not copies.any():
         return
     rate = m.p.principal.model_adapt_rate * adaptation_help(m, copies)[copies]
@@ -91,5 +93,6 @@ def deepen_models(m: District) -> None:
 def knowledge_step(m: District) -> None:
     """Process 4: knowledge moves between colleagues and from school models; imported models deepen."""
     peer_learning(m)
-    model_adaptation(m)
-    deepen_models(m)
+    copies = imported(m)  # the same for both: adapting practice changes no school's model
+    model_adaptation(m, copies)
+    deepen_models(m, copies)

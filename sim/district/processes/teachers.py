@@ -111,9 +111,17 @@ def commit(m: District) -> None:
     if not exploring.any():
         return
     draw = m.rng.random(m.n_teachers)
-    prob = p.commit_rate * (1.0 - p.commit_support_weight * (1.0 - ts.support))
+    # in place, in the formula's order (same operations and values, fewer temporaries)
+    prob = np.subtract(1.0, ts.support)
+    prob *= p.commit_support_weight
+    np.subtract(1.0, prob, out=prob)
+    prob *= p.commit_rate
     go = exploring & (draw < prob)
-    drop = exploring & ~go & (draw < prob + (1 - prob) * p.explore_dropout)
+    cut = np.subtract(1, prob)
+    cut *= p.explore_dropout
+    cut += prob  # prob + (1 - prob) * explore_dropout
+    drop = exploring & ~go
+    drop &= draw < cut
     transfer = m.p.principal.model_transfer
     if go.any():
         np.putmask(ts.depth, go, np.maximum(ts.depth, transfer * s.model_depth[ts.school]))
@@ -202,8 +210,18 @@ def evaluate(m: District, w: np.ndarray | None = None) -> None:
     """
     ts, p = m.teachers_state, m.p.teacher
     w = judged_weight(m) if w is None else w
-    noise = m.rng.standard_normal(m.n_teachers) * p.eval_noise * (1 - 0.5 * ts.support)
-    ts.signal[:] = w * ts.depth + (1 - w) * ts.surface + noise
+    # in place, in the formula's order (same operations and values, fewer temporaries)
+    noise = m.rng.standard_normal(m.n_teachers)
+    noise *= p.eval_noise
+    sd = np.multiply(0.5, ts.support)
+    np.subtract(1, sd, out=sd)
+    noise *= sd
+    signal = ts.signal
+    np.multiply(w, ts.depth, out=signal)
+    np.subtract(1, w, out=sd)
+    sd *= ts.surface
+    signal += sd
+    signal += noise
 
 
 def quitting_colleagues(m: District) -> np.ndarray:
