@@ -105,6 +105,9 @@ class DistrictModel(mesa.Model):
         self.school_traits = {}  # init.survey: per-school (mean, sd) of teacher traits
         # No ties until the network is drawn (after the teachers): colleagues' help is zero before that.
         self.adjacency, self.degree = sp.csr_array((n, n)), np.zeros(n)
+        # (adjacency, users mask, tie-weighted count of using colleagues) from the last peer learning:
+        # colleagues' help next month reuses the count when no stage has moved since
+        self.users_ties: tuple | None = None
         if self.p.init.survey:
             if survey_traits is None:
                 raise ConfigError("init.survey is set but no survey_traits were passed: build the model with "

@@ -25,6 +25,8 @@ def peer_learning(m: District) -> None:
     np.multiply(ts.depth, x[:, 0], out=x[:, 2])
     sums = neighbour_sums(m.adjacency, x).T.copy()  # one contiguous row per quantity
     weight = sums[0]
+    # the count of using colleagues, for next month's colleagues' help if no stage moves before it
+    m.users_ties = (m.adjacency, using, weight)
     tied = weight > 0
     has = using & tied
     if not has.any():
