@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from sim.district.state import District, Stage
+from sim.district.state import District, Stage, clip
 
 #: Columns of :func:`sim.simulate`, in order (``step`` first).
 METRICS = (
@@ -16,9 +16,9 @@ METRICS = (
 )
 
 
-def school_use_share(m: District) -> np.ndarray:
-    """Share of each school's teachers using the practice."""
-    using = m.teachers_state.using.reshape(m.n_schools, -1)
+def school_use_share(m: District, using: np.ndarray | None = None) -> np.ndarray:
+    """Share of each school's teachers using the practice (``using``: the mask of users, if already computed)."""
+    using = (m.teachers_state.using if using is None else using).reshape(m.n_schools, -1)
     return np.add.reduce(using, axis=1, dtype=float) / using.shape[1]
 
 
@@ -31,7 +31,7 @@ def inclusion(m: District) -> np.ndarray:
     choice boards leaves the students who lack the skills for self-directed work out.
     """
     ts = m.teachers_state
-    return np.clip(m.p.teacher.inclusion_skill * ts.capacity * ts.focus, 0.0, 1.0)
+    return clip(m.p.teacher.inclusion_skill * ts.capacity * ts.focus, 0.0, 1.0)
 
 
 def model_origin(m: District) -> np.ndarray:
@@ -44,8 +44,10 @@ def imported(m: District) -> np.ndarray:
     return (m.schools_state.model >= 0) & (model_origin(m) != np.arange(m.n_schools))
 
 
-def district_metrics(m: District) -> dict[str, float]:
-    """All metrics of :data:`METRICS` for the model's current state.
+def district_metrics(m: District, using: np.ndarray | None = None, share: np.ndarray | None = None
+                     ) -> dict[str, float]:
+    """All metrics of :data:`METRICS` for the model's current state (``using``, ``share``: the mask of
+    users and :func:`school_use_share`, if the caller computed them already).
 
     Computed every step, so written for speed: counts with ``count_nonzero``,
     sums over users as masked products (not BLAS dot products, which may spin
@@ -54,9 +56,9 @@ def district_metrics(m: District) -> dict[str, float]:
     """
     ts, p = m.teachers_state, m.p.metrics
     n = ts.stage.size
-    using = ts.using
+    using = ts.using if using is None else using
     u = using.astype(float)
-    share = school_use_share(m)
+    share = school_use_share(m, using) if share is None else share
     s = m.schools_state
     n_use = int(np.count_nonzero(using))
     codified = replicated = replications = 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import types
 from collections.abc import Sequence
 
 import mesa
@@ -14,8 +15,31 @@ from sim.config import ConfigError, load_container, to_params, validate
 from sim.district import metrics, processes
 from sim.district.agents import CentralOffice, Principal, Teacher, create_indexed
 from sim.district.networks import build_adjacency, to_networkx
-from sim.district.state import ModelRegistry, SchoolState, Stage, TeacherState
+from sim.district.state import ModelRegistry, SchoolState, Stage, TeacherState, clip
 from sim.district.survey import traits_from_survey
+
+
+_COLUMNS = pd.Index(["step", *metrics.METRICS])  # of timeseries() (an Index is immutable: shared by every frame)
+
+
+class MetricsCollector(mesa.DataCollector):
+    """Mesa's DataCollector for the district metrics, without its per-value deep copies.
+
+    The model reporters read this step's metrics (``model.latest``), plain Python numbers that
+    nothing mutates, so :meth:`collect` appends them as they are; Mesa's own ``collect`` deep-copies
+    every value of every step, a noticeable share of a standard run.
+    """
+
+    def collect(self, model: DistrictModel) -> None:
+        """Append this step's metrics (``model.latest``) to ``model_vars``."""
+        if self.agent_reporters or self.agenttype_reporters or not all(
+                isinstance(r, types.LambdaType) for r in self.model_reporters.values()):
+            super().collect(model)
+            return
+        self._collection_steps.append(model.time)
+        latest = model.latest
+        for var, values in self.model_vars.items():
+            values.append(latest[var])
 
 
 class DistrictModel(mesa.Model):
@@ -81,6 +105,9 @@ class DistrictModel(mesa.Model):
         self.school_traits = {}  # init.survey: per-school (mean, sd) of teacher traits
         # No ties until the network is drawn (after the teachers): colleagues' help is zero before that.
         self.adjacency, self.degree = sp.csr_array((n, n)), np.zeros(n)
+        # (adjacency, users mask, tie-weighted count of using colleagues) from the last peer learning:
+        # colleagues' help next month reuses the count when no stage has moved since
+        self.users_ties: tuple | None = None
         if self.p.init.survey:
             if survey_traits is None:
                 raise ConfigError("init.survey is set but no survey_traits were passed: build the model with "
@@ -97,7 +124,7 @@ class DistrictModel(mesa.Model):
         processes.central_office_step(self)
         processes.allocate_support(self)
         self._history: list[dict[str, float]] = []
-        self.datacollector = mesa.DataCollector(
+        self.datacollector = MetricsCollector(
             model_reporters={name: (lambda m, k=name: m.latest[k]) for name in metrics.METRICS})
         self.record()
 
@@ -112,7 +139,7 @@ class DistrictModel(mesa.Model):
 
     def trait(self, mean: float, sd: float, size: int) -> np.ndarray:
         """Draw a 0-1 trait: normal(mean, sd) clipped to [0, 1]."""
-        return np.clip(self.rng.normal(mean, sd, size), 0.0, 1.0)
+        return clip(self.rng.normal(mean, sd, size), 0.0, 1.0)
 
     def _init_schools(self) -> SchoolState:
         p, n = self.p.principal, self.n_schools
@@ -173,9 +200,11 @@ class DistrictModel(mesa.Model):
     def record(self) -> None:
         """Compute this step's metrics and mark schools that became school-wide."""
         s = self.schools_state
-        newly = (metrics.school_use_share(self) >= self.p.metrics.schoolwide_threshold) & (s.schoolwide_since < 0)
+        using = self.teachers_state.using
+        share = metrics.school_use_share(self, using)
+        newly = (share >= self.p.metrics.schoolwide_threshold) & (s.schoolwide_since < 0)
         s.schoolwide_since[newly] = self.steps
-        self.latest = metrics.district_metrics(self)
+        self.latest = metrics.district_metrics(self, using, share)
         self._history.append({"step": self.steps, **self.latest})
         self.datacollector.collect(self)
 
@@ -189,8 +218,14 @@ class DistrictModel(mesa.Model):
 
     def timeseries(self) -> pd.DataFrame:
         """District metrics, one row per recorded step (step 0 = initial state)."""
-        columns = ("step", *metrics.METRICS)
-        return pd.DataFrame({k: [row[k] for row in self._history] for k in columns}, columns=list(columns))
+        # numpy columns (int64 or float64, as pandas infers from the values) and a column index made once;
+        # DataFrame._from_arrays skips matching dict keys to the columns, which costs more than the data here
+        arrays = [np.array([row[k] for row in self._history]) for k in _COLUMNS.values]
+        try:
+            return pd.DataFrame._from_arrays(arrays, columns=_COLUMNS, index=pd.RangeIndex(len(self._history)),
+                                             verify_integrity=False)
+        except AttributeError:  # pragma: no cover - a pandas without it: the public constructor, same frame
+            return pd.DataFrame(dict(zip(_COLUMNS, arrays)), columns=_COLUMNS)
 
     def school_table(self) -> pd.DataFrame:
         """Snapshot of every school now (see :func:`sim.district.metrics.school_table`)."""

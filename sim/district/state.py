@@ -26,6 +26,11 @@ class Stage(IntEnum):
     ABANDONED = 5
 
 
+try:  # the ufunc that np.clip calls for two bounds, without np.clip's Python wrapper (same values)
+    from numpy._core.umath import clip
+except ImportError:  # pragma: no cover - numpy without that module layout
+    clip = np.clip
+
 USING = (Stage.PROTOTYPING, Stage.ROUTINE, Stage.REFINING)
 # Plain ints for array comparisons (comparing numpy arrays with IntEnum members is several times slower).
 _PROTOTYPING, _REFINING = int(Stage.PROTOTYPING), int(Stage.REFINING)
@@ -56,6 +61,10 @@ class TeacherState:
     @property
     def using(self) -> np.ndarray:
         """Boolean mask of teachers using the practice (prototyping, routine or refining)."""
+        if self.stage.dtype == np.int8:
+            # stage - PROTOTYPING read as unsigned is below 3 exactly for the three using stages (one
+            # comparison instead of two and an and; the same mask for every int8 value)
+            return (self.stage - _PROTOTYPING).view(np.uint8) < _REFINING - _PROTOTYPING + 1
         return (self.stage >= _PROTOTYPING) & (self.stage <= _REFINING)
 
 

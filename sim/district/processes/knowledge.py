@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.district.metrics import imported
+from sim.district.networks import neighbour_sums
 from sim.district.processes.principals import knowledge_reach
 from sim.district.state import District
 
@@ -16,55 +17,76 @@ def peer_learning(m: District) -> None:
     """
     ts, rate = m.teachers_state, m.p.peers.learning
     using = ts.using
-    u = using.astype(float)
-    weight = m.adjacency @ u
-    has = using & (weight > 0)
+    # users, users' surface and users' depth summed over each teacher's ties in one product
+    # (surface and depth are read before either moves, as when summed one after the other)
+    x = np.empty((using.size, 3))
+    x[:, 0] = using
+    np.multiply(ts.surface, x[:, 0], out=x[:, 1])
+    np.multiply(ts.depth, x[:, 0], out=x[:, 2])
+    sums = neighbour_sums(m.adjacency, x).T.copy()  # one contiguous row per quantity
+    weight = sums[0]
+    # the count of using colleagues, for next month's colleagues' help if no stage moves before it
+    m.users_ties = (m.adjacency, using, weight)
+    tied = weight > 0
+    has = using & tied
     if not has.any():
         return
-    for q in (ts.surface, ts.depth):
-        mean = np.divide(m.adjacency @ (q * u), weight, out=np.zeros_like(weight), where=has)
-        gap = np.maximum(0.0, mean - q)
-        np.add(q, rate * gap, out=q, where=has)
+    # Computed for every teacher and kept where ``has`` (masked ufuncs, ``where=``, are several times
+    # slower at this size), in place in the formula's order, q + rate * max(0, sum / weight - q):
+    # where it is kept, each value is the same as when computed alone.
+    safe = np.where(tied, weight, 1.0)
+    for q, new in ((ts.surface, sums[1]), (ts.depth, sums[2])):
+        new /= safe
+        new -= q
+        np.maximum(0.0, new, out=new)
+        new *= rate
+        new += q
+        np.putmask(q, has, new)
 
 
-def adaptation_help(m: District) -> np.ndarray:
+def adaptation_help(m: District, copies: np.ndarray | None = None) -> np.ndarray:
     """Per school, the help it has to adapt and deepen its model (0-1).
 
     A model codified in the school is known there (1). An imported model is
     adapted with the help of whoever keeps the district's knowledge: the reach
     of the current knowledge management (:func:`sim.district.processes.principals.knowledge_reach`:
-    a plan, the key person while she stays, ad hoc sharing after she leaves).
+    a plan, the key person while she stays, ad hoc sharing after she leaves). ``copies``:
+    :func:`sim.district.metrics.imported`, if the caller computed it already.
     """
-    return np.where(imported(m), knowledge_reach(m), 1.0)
+    return np.where(imported(m) if copies is None else copies, knowledge_reach(m), 1.0)
 
 
-def model_adaptation(m: District) -> None:
+def model_adaptation(m: District, copies: np.ndarray | None = None) -> None:
     """Users in a school with a model move toward the model's quality (the faculty adopts and adapts).
 
     q_i += model_adapt_rate * help_s * max(0, q_model_s - q_i), help_s = :func:`adaptation_help`.
+    ``copies``: :func:`sim.district.metrics.imported`, if the caller computed it already.
     """
     ts, s = m.teachers_state, m.schools_state
-    if not (s.model >= 0).any():
+    has = s.model >= 0
+    if not has.any():
         return
-    rate = m.p.principal.model_adapt_rate * adaptation_help(m)
-    using = ts.using & (s.model >= 0)[ts.school]
-    r = rate[ts.school[using]]
+    rate = m.p.principal.model_adapt_rate * adaptation_help(m, copies)
+    idx = np.flatnonzero(ts.using & has[ts.school])  # users in schools with a model
+    school = ts.school[idx]
+    r = rate[school]
     for q, target in ((ts.depth, s.model_depth), (ts.surface, s.model_surface)):
-        gap = target[ts.school[using]] - q[using]
-        q[using] += r * np.maximum(0.0, gap)
+        gap = target[school] - q[idx]
+        q[idx] += r * np.maximum(0.0, gap)
 
 
-def deepen_models(m: District) -> None:
+def deepen_models(m: District, copies: np.ndarray | None = None) -> None:
     """Schools adapt and deepen an imported model with help: its quality here moves toward the quality it
     was codified with (what was lost in transfer is recovered).
 
     model_q_s += model_adapt_rate * help_s * max(0, registry_q[model_s] - model_q_s) for imported models.
+    ``copies``: :func:`sim.district.metrics.imported`, if the caller computed it already.
     """
     s, reg = m.schools_state, m.registry
-    copies = imported(m)
+    copies = imported(m) if copies is None else copies
     if not copies.any():
         return
-    rate = m.p.principal.model_adapt_rate * adaptation_help(m)[copies]
+    rate = m.p.principal.model_adapt_rate * adaptation_help(m, copies)[copies]
     ids = s.model[copies]
     for q, full in ((s.model_depth, np.asarray(reg.depth)), (s.model_surface, np.asarray(reg.surface))):
         q[copies] += rate * np.maximum(0.0, full[ids] - q[copies])
@@ -73,5 +95,6 @@ def deepen_models(m: District) -> None:
 def knowledge_step(m: District) -> None:
     """Process 4: knowledge moves between colleagues and from school models; imported models deepen."""
     peer_learning(m)
-    model_adaptation(m)
-    deepen_models(m)
+    copies = imported(m)  # the same for both: adapting practice changes no school's model
+    model_adaptation(m, copies)
+    deepen_models(m, copies)

@@ -7,7 +7,7 @@ import numpy as np
 
 from sim.district.calendar import monthly
 from sim.district.processes.common import _PROTOTYPING, _most_ready, readiness
-from sim.district.state import District
+from sim.district.state import District, clip
 
 
 def cohort_sizes(m: District) -> list[int]:
@@ -185,8 +185,9 @@ def implementation_dip(m: District) -> None:
     """
     ts, s = m.teachers_state, m.schools_state
     first_use = (ts.stage == _PROTOTYPING)
-    dip = np.where(first_use, 1.0 - ts.depth, 0.0).reshape(m.n_schools, -1).mean(1)
-    s.dip[:] = dip
+    dip = np.where(first_use, 1.0 - ts.depth, 0.0).reshape(m.n_schools, -1)
+    # the per-school mean as ndarray.mean computes it (sum, then divide by the count), without its overhead
+    np.divide(np.add.reduce(dip, axis=1), dip.shape[1], out=s.dip)
 
 
 def budget(m: District) -> None:
@@ -213,7 +214,7 @@ def set_conditions(m: District) -> None:
     flex = o.flexibility * (1.0 - o.waiver_friction * lacking)
     s.flexibility[:] = np.where(s.zone, 1.0, flex)
     resist = o.ci_effect * max(0.0, -o.ci_engagement)
-    pressure = np.clip(o.test_pressure + o.pressure_dip * s.dip + resist, 0.0, 1.0)
+    pressure = clip(o.test_pressure + o.pressure_dip * s.dip + resist, 0.0, 1.0)
     s.pressure[:] = np.where(s.zone, 0.0, pressure)
 
 

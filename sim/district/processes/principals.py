@@ -7,7 +7,8 @@ import numpy as np
 
 from sim.district.calendar import monthly
 from sim.district.processes.common import _REFINING, _ROUTINE
-from sim.district.state import District
+from sim.district.networks import neighbour_sums
+from sim.district.state import District, clip
 
 
 def principal_turnover(m: District) -> None:
@@ -19,7 +20,7 @@ def principal_turnover(m: District) -> None:
     """
     s, p = m.schools_state, m.p.principal
     leave = m.rng.random(m.n_schools) < monthly(p.turnover)
-    n = int(leave.sum())
+    n = int(np.count_nonzero(leave))
     if not n:
         return
     s.leadership[leave] = m.trait(p.leadership_mean, p.leadership_sd, n)
@@ -41,7 +42,13 @@ def colleague_help(m: District) -> np.ndarray:
     p = m.p.peers
     if p.help <= 0:
         return np.zeros(m.n_teachers)
-    n = m.adjacency @ m.teachers_state.using.astype(float)
+    using = m.teachers_state.using
+    memo = getattr(m, "users_ties", None)  # set by last month's peer learning
+    if (memo is not None and memo[0] is m.adjacency and memo[1].shape == using.shape
+            and not np.logical_xor(memo[1], using).any()):
+        n = memo[2]  # the same users over the same ties: the same sums (scipy's kernel, same order)
+    else:
+        n = neighbour_sums(m.adjacency, using.astype(float))
     return p.help * -np.expm1(-p.help_reach * n)
 
 
@@ -64,8 +71,13 @@ def allocate_support(m: District) -> None:
              + p.design_competition.support * (t < s.award_until))
     s.extra_support[:] = extra
     ts = m.teachers_state
-    np.clip(ts.support_base + extra[ts.school] + colleague_help(m), 0.0, 1.0, out=ts.support)
-    ts.support_ref += m.p.teacher.support_memory * (ts.support + s.flexibility[ts.school] - ts.support_ref)
+    support = ts.support_base + extra[ts.school]
+    support += colleague_help(m)
+    clip(support, 0.0, 1.0, out=ts.support)
+    np.add(ts.support, s.flexibility[ts.school], out=support)
+    support -= ts.support_ref
+    support *= m.p.teacher.support_memory
+    ts.support_ref += support
 
 
 def effective_change_mgmt(m: District) -> np.ndarray:
@@ -89,9 +101,10 @@ def codify(m: District) -> None:
     open_schools = s.active(m.steps) & (s.model < 0) & ~np.bool_(m.office.backed_away)
     if not open_schools.any():
         return
-    lag = (p.close_lag * (1.0 - s.stance))[ts.school]
-    qualifies = ((ts.stage >= _ROUTINE) & (ts.stage <= _REFINING) & (ts.depth >= p.codify_min_depth)
-                 & (ts.stage_steps >= lag))
+    qualifies = (ts.stage >= _ROUTINE) & (ts.stage <= _REFINING) & (ts.depth >= p.codify_min_depth)
+    if not qualifies.any():  # nobody settled with enough depth: no candidate whatever the lag
+        return
+    qualifies &= ts.stage_steps >= (p.close_lag * (1.0 - s.stance))[ts.school]
     if not qualifies.any():
         return
     best_depth = np.where(qualifies, ts.depth, -1.0).reshape(n_s, -1)

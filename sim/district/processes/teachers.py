@@ -15,7 +15,8 @@ from sim.district.processes.common import (
     _ROUTINE,
     _move,
 )
-from sim.district.state import District
+from sim.district.networks import neighbour_sums
+from sim.district.state import District, clip
 
 
 def teacher_turnover(m: District) -> None:
@@ -24,6 +25,15 @@ def teacher_turnover(m: District) -> None:
     leave = m.rng.random(m.n_teachers) < monthly(m.p.teacher.turnover)
     if leave.any():
         m.init_teachers(np.flatnonzero(leave))
+
+
+def tie_share(count: np.ndarray, degree: np.ndarray) -> np.ndarray:
+    """``count / degree`` per teacher, 0 for a teacher without ties (whose count is then 0).
+
+    The same values as ``np.divide(count, degree, out=zeros, where=degree > 0)``; masked ufuncs
+    (``where=``) are several times slower at this size, and this runs every step.
+    """
+    return count / np.where(degree > 0, degree, 1.0)
 
 
 def peer_exposure(m: District, using: np.ndarray) -> np.ndarray:
@@ -35,10 +45,10 @@ def peer_exposure(m: District, using: np.ndarray) -> np.ndarray:
     threshold: 1 if the weighted share of using neighbours reaches the
     teacher's own threshold ``threshold_i``, else 0 (Granovetter 1978).
     """
-    count = m.adjacency @ using.astype(float)
+    count = neighbour_sums(m.adjacency, using.astype(float))
     if m.p.peers.contagion == "complex":
         return (count >= m.p.peers.threshold - 1e-9).astype(float)
-    share = np.divide(count, m.degree, out=np.zeros_like(count), where=m.degree > 0)
+    share = tie_share(count, m.degree)
     if m.p.peers.contagion == "threshold":
         return (share >= m.teachers_state.threshold - 1e-9).astype(float)
     return share
@@ -61,19 +71,31 @@ def start_experiments(m: District) -> None:
     ``reentry_rate * min(1, peer_i + [school has a model])``.
     """
     ts, s, p, o = m.teachers_state, m.schools_state, m.p, m.office
-    school = ts.school
+    school, stage = ts.school, ts.stage
     peer = peer_exposure(m, ts.using)
     opp = opportunity(m)
     has_model = (s.model >= 0).astype(float)
     school_rate = (opp * s.flexibility * (1.0 - o.pressure_damp * s.pressure)
                    * (1.0 + p.principal.open_boost * s.openness))
-    rate = (school_rate[school] * (p.teacher.explore_rate * ts.enthusiasm * ts.autonomy + p.peers.influence * peer)
-            + (p.principal.model_pull * s.leadership * has_model * opp)[school])
+    # rate in place, in the formula's order (same operations and values, fewer temporaries)
+    rate = np.multiply(p.teacher.explore_rate, ts.enthusiasm)
+    rate *= ts.autonomy
+    rate += p.peers.influence * peer
+    rate *= school_rate[school]
+    rate += (p.principal.model_pull * s.leadership * has_model * opp)[school]
     draw = m.rng.random(m.n_teachers)
-    start = (ts.stage == _NON_USE) & (draw < -np.expm1(-rate))
-    reenter = (ts.stage == _ABANDONED) & (
-        draw < p.teacher.reentry_rate * np.minimum(1.0, peer + has_model[school]))
-    _move(ts, start | reenter, _EXPLORING)
+    np.negative(rate, out=rate)
+    np.expm1(rate, out=rate)
+    np.negative(rate, out=rate)  # P(start) = -expm1(-rate)
+    start = stage == _NON_USE
+    start &= draw < rate
+    chance = peer + has_model[school]
+    np.minimum(1.0, chance, out=chance)
+    chance *= p.teacher.reentry_rate
+    reenter = stage == _ABANDONED
+    reenter &= draw < chance
+    start |= reenter
+    _move(ts, start, _EXPLORING)
 
 
 def commit(m: District) -> None:
@@ -89,13 +111,21 @@ def commit(m: District) -> None:
     if not exploring.any():
         return
     draw = m.rng.random(m.n_teachers)
-    prob = p.commit_rate * (1.0 - p.commit_support_weight * (1.0 - ts.support))
+    # in place, in the formula's order (same operations and values, fewer temporaries)
+    prob = np.subtract(1.0, ts.support)
+    prob *= p.commit_support_weight
+    np.subtract(1.0, prob, out=prob)
+    prob *= p.commit_rate
     go = exploring & (draw < prob)
-    drop = exploring & ~go & (draw < prob + (1 - prob) * p.explore_dropout)
+    cut = np.subtract(1, prob)
+    cut *= p.explore_dropout
+    cut += prob  # prob + (1 - prob) * explore_dropout
+    drop = exploring & ~go
+    drop &= draw < cut
     transfer = m.p.principal.model_transfer
     if go.any():
-        np.maximum(ts.depth, transfer * s.model_depth[ts.school], out=ts.depth, where=go)
-        np.maximum(ts.surface, transfer * s.model_surface[ts.school], out=ts.surface, where=go)
+        np.putmask(ts.depth, go, np.maximum(ts.depth, transfer * s.model_depth[ts.school]))
+        np.putmask(ts.surface, go, np.maximum(ts.surface, transfer * s.model_surface[ts.school]))
     _move(ts, go, _PROTOTYPING)
     _move(ts, drop, _NON_USE)
 
@@ -121,55 +151,83 @@ def judged_weight(m: District) -> np.ndarray:
     return w * (1.0 - too_open)[ts.school]
 
 
-def prototype(m: District) -> None:
+def prototype(m: District, e: np.ndarray | None = None, w: np.ndarray | None = None) -> None:
     """Users improve practice; effort drifts toward what their judgement rewards.
 
     gain_i = learn_rate * effort_i * capacity_i * (learn_base + (1 - learn_base) * support_i)
     focus_i += focus_adapt * (w_i - focus_i) for users (w_i: :func:`judged_weight`)
     surface += gain * (1 - focus) * (1 - surface);  depth += gain * focus * (1 - depth)
-    Non-users' quality decays by ``quality_decay`` per month.
+    Non-users' quality decays by ``quality_decay`` per month. ``e``, ``w``: :func:`effort` and
+    :func:`judged_weight` if the caller computed them already.
     """
     ts, p = m.teachers_state, m.p.teacher
-    e = effort(m)
+    e = effort(m) if e is None else e
     using = e > 0
-    np.add(ts.focus, p.focus_adapt * (judged_weight(m) - ts.focus), out=ts.focus, where=using)
-    gain = p.learn_rate * e * ts.capacity * (p.learn_base + (1 - p.learn_base) * ts.support)
-    ts.surface += gain * (1 - ts.focus) * (1 - ts.surface)
-    ts.depth += gain * ts.focus * (1 - ts.depth)
+    w = judged_weight(m) if w is None else w
+    # in place where the written formula allows it (same operations, same order, fewer temporaries)
+    tmp = np.subtract(w, ts.focus)
+    tmp *= p.focus_adapt
+    tmp += ts.focus
+    np.putmask(ts.focus, using, tmp)
+    gain = np.multiply(p.learn_rate, e)
+    gain *= ts.capacity
+    np.multiply(1 - p.learn_base, ts.support, out=tmp)
+    tmp += p.learn_base
+    gain *= tmp
+    focus, surface, depth = ts.focus, ts.surface, ts.depth
+    np.subtract(1, focus, out=tmp)
+    tmp *= gain
+    tmp *= np.subtract(1, surface)
+    surface += tmp
+    np.multiply(gain, focus, out=tmp)
+    tmp *= np.subtract(1, depth)
+    depth += tmp
     idle = ~using
-    np.multiply(ts.surface, 1 - p.quality_decay, out=ts.surface, where=idle)
-    np.multiply(ts.depth, 1 - p.quality_decay, out=ts.depth, where=idle)
+    decay = 1 - p.quality_decay
+    np.putmask(surface, idle, surface * decay)
+    np.putmask(depth, idle, depth * decay)
 
 
-def spend_energy(m: District) -> None:
+def spend_energy(m: District, e: np.ndarray | None = None) -> None:
     """Effort without guidance drains energy; some recovers each month.
 
     energy -= energy_drain * effort * (1 - support) * (1 + margin_share)
-    energy += energy_recovery * (1 - energy), clipped to [0, 1].
+    energy += energy_recovery * (1 - energy), clipped to [0, 1]. ``e``: :func:`effort`, if the caller
+    computed it already.
     """
     ts, p = m.teachers_state, m.p.teacher
-    ts.energy -= p.energy_drain * effort(m) * (1 - ts.support) * (1 + ts.margin_share)
+    ts.energy -= p.energy_drain * (effort(m) if e is None else e) * (1 - ts.support) * (1 + ts.margin_share)
     ts.energy += p.energy_recovery * (1 - ts.energy)
-    np.clip(ts.energy, 0.0, 1.0, out=ts.energy)
+    clip(ts.energy, 0.0, 1.0, out=ts.energy)
 
 
-def evaluate(m: District) -> None:
+def evaluate(m: District, w: np.ndarray | None = None) -> None:
     """Users judge their practice with a noisy signal.
 
     Without clear goals, data and coaching they judge by engagement (surface),
     not learning (depth): signal = w * depth + (1 - w) * surface + N(0, sd),
-    w = :func:`judged_weight`, sd = eval_noise * (1 - support_i / 2).
+    w = :func:`judged_weight` (or the ``w`` passed), sd = eval_noise * (1 - support_i / 2).
     """
     ts, p = m.teachers_state, m.p.teacher
-    w = judged_weight(m)
-    noise = m.rng.standard_normal(m.n_teachers) * p.eval_noise * (1 - 0.5 * ts.support)
-    ts.signal[:] = w * ts.depth + (1 - w) * ts.surface + noise
+    w = judged_weight(m) if w is None else w
+    # in place, in the formula's order (same operations and values, fewer temporaries)
+    noise = m.rng.standard_normal(m.n_teachers)
+    noise *= p.eval_noise
+    sd = np.multiply(0.5, ts.support)
+    np.subtract(1, sd, out=sd)
+    noise *= sd
+    signal = ts.signal
+    np.multiply(w, ts.depth, out=signal)
+    np.subtract(1, w, out=sd)
+    sd *= ts.surface
+    signal += sd
+    signal += noise
 
 
 def quitting_colleagues(m: District) -> np.ndarray:
     """Tie-weighted share of each teacher's colleagues who gave up the practice."""
-    count = m.adjacency @ (m.teachers_state.stage == _ABANDONED).astype(float)
-    return np.divide(count, m.degree, out=np.zeros_like(count), where=m.degree > 0)
+    count = neighbour_sums(m.adjacency, (m.teachers_state.stage == _ABANDONED).astype(float))
+    return tie_share(count, m.degree)
 
 
 def decide(m: District) -> None:
@@ -185,21 +243,39 @@ def decide(m: District) -> None:
     ``refine_rate * capacity * support``. Abandoning costs ``disillusion`` of enthusiasm.
     """
     ts, s, p = m.teachers_state, m.schools_state, m.p.teacher
+    stage, school = ts.stage, ts.school
     using = ts.using
     poor = ts.signal < p.keep_threshold
-    settled = ts.stage >= _ROUTINE
-    hazard = (p.abandon_base + p.abandon_exhaustion * (1 - ts.energy) ** 2 + p.abandon_poor_signal * poor
-              + p.abandon_pressure * s.pressure[ts.school]
-              + p.abandon_support_loss * np.maximum(0.0, ts.support_ref - ts.support - s.flexibility[ts.school])
-              + p.abandon_colleagues * quitting_colleagues(m))
-    hazard = np.where(settled, hazard * p.abandon_routine_factor, hazard)
+    # The hazard term by term in the order of the formula, accumulated in place: the same operations
+    # on the same values as the written-out sum, with fewer temporary arrays (this runs every step).
+    hazard = np.subtract(1.0, ts.energy)
+    np.square(hazard, out=hazard)  # (1 - energy) ** 2
+    hazard *= p.abandon_exhaustion
+    hazard += p.abandon_base
+    term = np.multiply(float(p.abandon_poor_signal), poor)  # a float array whatever the parameter's type
+    hazard += term
+    np.multiply(p.abandon_pressure, s.pressure[school], out=term)
+    hazard += term
+    np.subtract(ts.support_ref, ts.support, out=term)
+    term -= s.flexibility[school]
+    np.maximum(0.0, term, out=term)
+    term *= p.abandon_support_loss
+    hazard += term
+    term = quitting_colleagues(m)
+    term *= p.abandon_colleagues
+    hazard += term
+    hazard = np.where(stage >= _ROUTINE, hazard * p.abandon_routine_factor, hazard)
     draw = m.rng.random(m.n_teachers)
     abandon = using & (draw < hazard)
     draw2 = m.rng.random(m.n_teachers)
-    routinize = (~abandon & (ts.stage == _PROTOTYPING) & ~poor
-                 & (ts.stage_steps >= p.min_prototype_steps) & (draw2 < p.routinize_rate))
-    refine = ~abandon & (ts.stage == _ROUTINE) & (draw2 < p.refine_rate * ts.capacity * ts.support)
-    np.multiply(ts.enthusiasm, 1 - p.disillusion, out=ts.enthusiasm, where=abandon)
+    kept = ~abandon
+    routinize = kept & (stage == _PROTOTYPING)
+    routinize &= ~poor
+    routinize &= ts.stage_steps >= p.min_prototype_steps
+    routinize &= draw2 < p.routinize_rate
+    refine = kept & (stage == _ROUTINE)
+    refine &= draw2 < p.refine_rate * ts.capacity * ts.support
+    np.putmask(ts.enthusiasm, abandon, ts.enthusiasm * (1 - p.disillusion))
     _move(ts, abandon, _ABANDONED)
     _move(ts, routinize, _ROUTINE)
     _move(ts, refine, _REFINING)
@@ -215,14 +291,19 @@ def plan(m: District) -> None:
 
 
 def teachers_step(m: District) -> None:
-    """Process 3: turnover, experiment, commit, prototype, spend energy, evaluate, decide."""
+    """Process 3: turnover, experiment, commit, prototype, spend energy, evaluate, decide.
+
+    Effort and the judged weight are computed once for prototyping, energy and evaluation: what they
+    read (stages, support, the principals' stances) does not change between those three.
+    """
     ts = m.teachers_state
     ts.stage_steps += 1
     teacher_turnover(m)
     plan(m)
     start_experiments(m)
     commit(m)
-    prototype(m)
-    spend_energy(m)
-    evaluate(m)
+    e, w = effort(m), judged_weight(m)
+    prototype(m, e, w)
+    spend_energy(m, e)
+    evaluate(m, w)
     decide(m)
