@@ -205,13 +205,18 @@ def sf7_checks(runs: Runs) -> list[Check]:
     stay_a = _at(stay, k, after, "initiative_use")
     stock_a = _at(lake, k, after, "practice_stock")
     stay_stock = _at(stay, k, after, "practice_stock")
+    # ratios over the replicates whose denominator is positive (a pilot of one small school may have no user yet)
+    used, learned = use_b > 0, stay_stock > 0
     return checks + [
-        Check("SF7", f"lake_backing_away: use in initiative schools, {AFTER} months after withdrawal / month before",
-              mean_ci(use_a / np.maximum(use_b, 1e-9)), "hi", "<", 0.5),
+        Check("SF7", f"lake_backing_away: use in initiative schools, {AFTER} months after withdrawal / month before"
+                     + ("" if used.all() else f" ({used.sum()} of {used.size} replicates with use before)"),
+              mean_ci(use_a[used] / use_b[used]), "hi", "<", 0.5),
         Check("SF7", f"staying the course - backing away, {AFTER} months after withdrawal: use in initiative schools",
               paired_ci(stay_a, use_a), "lo", ">", 0.1),
         Check("SF7", f"backing away / staying the course, {AFTER} months after withdrawal: initiative teachers' "
-                     "practice quality", mean_ci(stock_a / np.maximum(stay_stock, 1e-9)), "hi", "<", 0.75)]
+                     "practice quality" + ("" if learned.all() else f" ({learned.sum()} of {learned.size} replicates "
+                                           "with practice when staying)"),
+              mean_ci(stock_a[learned] / stay_stock[learned]), "hi", "<", 0.75)]
 
 
 def sf8_checks(runs: Runs) -> list[Check]:
