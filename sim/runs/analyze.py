@@ -305,7 +305,7 @@ def discovery_data(ok: pd.DataFrame, exp: Experiment, scenario: str) -> tuple[pd
     x = at[list(exp.names)].reset_index(drop=True).copy()
     for name in exp.names:
         if pd.api.types.is_numeric_dtype(x[name]) or pd.api.types.is_bool_dtype(x[name]):
-            x[name] = x[name].astype(float)  # ema_workbench 2.5.3 PRIM fails on integer columns under pandas 3
+            x[name] = x[name].astype(float)  # ema_workbench 3.0 PRIM fails on integer columns under pandas 3
         else:
             x[name] = x[name].astype(object)
     value = at[d.metric].to_numpy(dtype=float)
