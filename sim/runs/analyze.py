@@ -329,6 +329,18 @@ def _limits(box_lim: pd.DataFrame, init: pd.DataFrame, qp: dict) -> list[dict]:
     return out
 
 
+def _no_box(scenario: str, box, y: np.ndarray, d) -> None:
+    """Say on stderr that PRIM found no box reaching the density threshold, and how dense its densest box was."""
+    rule = f"{d.metric} {'>=' if d.above else '<='} {d.threshold}"
+    msg = (f"sim-analyze: {scenario}: no PRIM box reaches density {d.density:.0%}; {int(y.sum())} of {len(y)} runs "
+           f"succeed ({rule})")
+    if box is not None:
+        best = box.peeling_trajectory.loc[box.peeling_trajectory["density"].idxmax()]
+        msg += (f"; the densest box on the peeling trajectory holds {int(best['k'])} successes in {int(best['n'])} "
+                f"runs (density {best['density']:.0%}, coverage {best['coverage']:.0%})")
+    print(msg + ".", file=sys.stderr)
+
+
 def discover(ok: pd.DataFrame, exp: Experiment) -> tuple[pd.DataFrame, pd.DataFrame]:
     """PRIM boxes (one row per box and restricted parameter) and their peeling trajectories.
 
@@ -357,6 +369,8 @@ def discover(ok: pd.DataFrame, exp: Experiment) -> tuple[pd.DataFrame, pd.DataFr
             for b in range(1, d.max_boxes + 1):
                 box = p.find_box()
                 if box is None or box.mean < d.density:
+                    if b == 1:
+                        _no_box(scenario, box, y, d)
                     break  # PRIM found no box reaching the density threshold in what is left
                 traj = box.peeling_trajectory.reset_index(drop=True)
                 ok_density = traj.index[traj["density"] >= d.density]
