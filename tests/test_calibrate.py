@@ -371,3 +371,30 @@ def test_transition_setting_chooses_the_perturbation_kernel_and_initial_epsilon_
     fixed = _abc(dataclasses.replace(exp, initial_epsilon=0.0), None, None, 0, None, {}).eps
     fixed.initialize(0, None, None, None, None)
     assert fixed(0) == 0.0
+
+
+@pytest.mark.parametrize("initial_epsilon", [None, 1.0])
+@pytest.mark.parametrize("t", [0, 1])
+def test_distance_setting_chooses_the_distance_in_every_generation(t, initial_epsilon):
+    """abc.distance decides the distance in every generation, with or without abc.initial_epsilon (a fixed first
+    threshold must not swap the regression or pattern distance for the adaptive one)."""
+    import dataclasses
+
+    import numpy as np
+    import pyabc
+
+    from sim.calibration.calibrate import Pilot, _abc
+    from sim.calibration.pyabc_ext import FixedRegressionSumstat
+
+    small = load_experiment("calibrate_small")
+    rng = np.random.default_rng(0)
+    names = [f"s{i}" for i in range(4)]
+    pilot = Pilot(params=pd.DataFrame(rng.random((30, len(small.free))), columns=list(small.free)),
+                  stats=pd.DataFrame(rng.random((30, len(names))), columns=names))
+    observed = dict(zip(names, rng.random(len(names))))
+    for distance, kind in (("regression", pyabc.PNormDistance), ("pattern", pyabc.PNormDistance),
+                           ("adaptive", pyabc.AdaptivePNormDistance)):
+        exp = dataclasses.replace(small, distance=distance, initial_epsilon=initial_epsilon)
+        used = _abc(exp, None, None, t, pilot if distance == "regression" else None, observed).distance_function
+        assert type(used) is kind, (distance, t, initial_epsilon, type(used))
+        assert isinstance(used.sumstat, FixedRegressionSumstat) == (distance == "regression")

@@ -360,7 +360,7 @@ def test_summary_and_plots(factorial: Path, tmp_path: Path) -> None:
         parse_args([])
 
 
-def test_prim_finds_the_region_of_success(tmp_path: Path) -> None:
+def test_prim_finds_the_region_of_success(tmp_path: Path, capsys) -> None:
     from sim.runs.analyze import discover, load, plot_peeling
 
     path = write_experiment(tmp_path / "exp", "lhs", {
@@ -385,3 +385,10 @@ def test_prim_finds_the_region_of_success(tmp_path: Path) -> None:
     assert {"coverage", "density", "res_dim", "mass", "box", "selected"} <= set(trajectory.columns)
     assert trajectory.groupby("box")["selected"].sum().eq(1).all()
     assert plot_peeling(trajectory, exp, out / "prim_peeling.png").stat().st_size > 10_000
+    # two successes: no box of at least 5% of the runs reaches density 80%, and the tool says so
+    exp.analysis.discovery.threshold = float(rows["mean_depth"].nlargest(2).min())
+    capsys.readouterr()
+    boxes, trajectory = discover(rows, exp)
+    said = capsys.readouterr().err
+    assert boxes.empty and trajectory.empty
+    assert "no PRIM box reaches density 80%; 2 of 100 runs succeed" in said and "densest box" in said

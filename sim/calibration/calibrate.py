@@ -240,11 +240,11 @@ def _abc(exp: Experiment, simulator: SurveySimulator, sampler, t: int, pilot: Pi
             eps = pyabc.QuantileEpsilon(initial_epsilon=float(np.quantile(d, exp.quantile)), alpha=exp.quantile)
     elif exp.distance == "pattern":
         distance = pyabc.PNormDistance(p=2)  # summaries are already deviations in tolerances
+    else:
+        distance = pyabc.AdaptivePNormDistance(p=2, all_particles_for_scale=False)
     if exp.initial_epsilon is not None and t == 0:
         # a fixed first threshold; with one generation this is rejection ABC from the prior
         eps = pyabc.QuantileEpsilon(initial_epsilon=float(exp.initial_epsilon), alpha=exp.quantile)
-    else:
-        distance = pyabc.AdaptivePNormDistance(p=2, all_particles_for_scale=False)
     transition = pyabc.LocalTransition() if exp.transition == "local" else pyabc.MultivariateNormalTransition()
     return pyabc.ABCSMC(simulator, prior, distance, population_size=exp.population, sampler=sampler, eps=eps,
                         transitions=transition)

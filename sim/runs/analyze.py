@@ -305,7 +305,7 @@ def discovery_data(ok: pd.DataFrame, exp: Experiment, scenario: str) -> tuple[pd
     x = at[list(exp.names)].reset_index(drop=True).copy()
     for name in exp.names:
         if pd.api.types.is_numeric_dtype(x[name]) or pd.api.types.is_bool_dtype(x[name]):
-            x[name] = x[name].astype(float)  # ema_workbench 2.5.3 PRIM fails on integer columns under pandas 3
+            x[name] = x[name].astype(float)  # ema_workbench 3.0 PRIM fails on integer columns under pandas 3
         else:
             x[name] = x[name].astype(object)
     value = at[d.metric].to_numpy(dtype=float)
@@ -327,6 +327,18 @@ def _limits(box_lim: pd.DataFrame, init: pd.DataFrame, qp: dict) -> list[dict]:
             out.append({"parameter": name, "lower": float(lo), "upper": float(hi), "values": "",
                         "qp_lower": q_lo, "qp_upper": q_hi})
     return out
+
+
+def _no_box(scenario: str, box, y: np.ndarray, d) -> None:
+    """Say on stderr that PRIM found no box reaching the density threshold, and how dense its densest box was."""
+    rule = f"{d.metric} {'>=' if d.above else '<='} {d.threshold}"
+    msg = (f"sim-analyze: {scenario}: no PRIM box reaches density {d.density:.0%}; {int(y.sum())} of {len(y)} runs "
+           f"succeed ({rule})")
+    if box is not None:
+        best = box.peeling_trajectory.loc[box.peeling_trajectory["density"].idxmax()]
+        msg += (f"; the densest box on the peeling trajectory holds {int(best['k'])} successes in {int(best['n'])} "
+                f"runs (density {best['density']:.0%}, coverage {best['coverage']:.0%})")
+    print(msg + ".", file=sys.stderr)
 
 
 def discover(ok: pd.DataFrame, exp: Experiment) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -357,6 +369,8 @@ def discover(ok: pd.DataFrame, exp: Experiment) -> tuple[pd.DataFrame, pd.DataFr
             for b in range(1, d.max_boxes + 1):
                 box = p.find_box()
                 if box is None or box.mean < d.density:
+                    if b == 1:
+                        _no_box(scenario, box, y, d)
                     break  # PRIM found no box reaching the density threshold in what is left
                 traj = box.peeling_trajectory.reset_index(drop=True)
                 ok_density = traj.index[traj["density"] >= d.density]
