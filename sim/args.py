@@ -29,6 +29,13 @@ class Args:
     model: list[str] = field(default_factory=list)
     tool: dict[str, str] = field(default_factory=dict)
 
+    def flag(self, key: str, default: bool = False) -> bool:
+        """The tool setting ``key`` as a yes/no (``true`` or ``false``); ConfigError for anything else."""
+        value = self.tool.get(key, str(default).lower())
+        if value not in ("true", "false"):
+            raise ConfigError(f"argument {key}={value!r} must be true or false.")
+        return value == "true"
+
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str:
     """`` Did you mean 'x'?`` for the closest of ``choices`` (empty when none is close)."""

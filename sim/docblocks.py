@@ -101,14 +101,12 @@ def main(argv: list[str] | None = None) -> None:
     if wants_help(argv):
         show_help((main.__doc__ or "") + "\n")
     try:
-        run = parse("python -m sim.docblocks", argv, ("run",), model=False).tool.get("run", "false")
-        if run not in ("true", "false"):
-            raise ConfigError(f"argument run={run!r} must be true or false.")
+        run = parse("python -m sim.docblocks", argv, ("run",), model=False).flag("run")
     except ConfigError as exc:
         fail("python -m sim.docblocks", exc)
     stale = stale_blocks()
     print("\n".join(stale) if stale else f"Every generated block matches model {model_hash()}.")
-    if run == "true":
+    if run:
         for command in stale_commands():
             print(f"Running: {command}", flush=True)
             words = shlex.split(command)

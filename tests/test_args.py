@@ -75,3 +75,14 @@ def test_calibration_takes_model_settings_but_not_for_free_parameters():
         with_model_settings(exp, [f"{free}=0.5"])
     with pytest.raises(ConfigError, match="district.schools"):
         with_model_settings(exp, ["district.schools=-4"])
+
+
+def test_a_yes_no_setting_is_true_or_false_and_nothing_else():
+    from sim.args import parse
+    from sim.config import ConfigError
+
+    args = parse("tool", ["docs=true", "run=false", "x=yes"], ("docs", "run", "x", "y"), model=False)
+    assert args.flag("docs") is True and args.flag("run") is False
+    assert args.flag("y") is False and args.flag("y", default=True) is True  # unset: the default
+    with pytest.raises(ConfigError, match=r"argument x='yes' must be true or false"):
+        args.flag("x")

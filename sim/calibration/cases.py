@@ -489,12 +489,12 @@ def main(argv: list[str] | None = None) -> None:
     defaults = {"cases": str(REPO_ROOT / "experiments" / "data" / "cases.yaml"), "posterior": "", "draws": "20",
                 "seed": "0", "workers": "2", "out": "", "docs": "false"}
     try:
-        args = {**defaults, **parse(tool_name, argv, defaults, model=False).tool}
+        given = parse(tool_name, argv, defaults, model=False)
+        args = {**defaults, **given.tool}
+        docs = given.flag("docs")
         for k in ("draws", "seed", "workers"):
             if not args[k].isdigit() or (k != "seed" and int(args[k]) < 1):
                 raise ConfigError(f"argument {k}={args[k]!r} must be a {'' if k == 'seed' else 'positive '}integer.")
-        if args["docs"] not in ("true", "false"):
-            raise ConfigError(f"argument docs={args['docs']!r} must be true or false.")
         table = check(args["cases"], args["posterior"] or None, int(args["draws"]), int(args["seed"]),
                       int(args["workers"]))
     except ConfigError as exc:
@@ -503,9 +503,9 @@ def main(argv: list[str] | None = None) -> None:
         table.to_csv(args["out"], index=False)
     text = markdown(table)
     print(text)
-    if args["docs"] == "true":
-        given = " ".join(f"{k}={args[k]}" for k in ("posterior", "draws", "seed") if args[k] != defaults[k])
-        command = f"{tool_name} {given} docs=true".replace("  ", " ")
+    if docs:
+        command = " ".join([tool_name, *(f"{k}={args[k]}" for k in ("posterior", "draws", "seed")
+                                         if args[k] != defaults[k]), "docs=true"])
         doc = REPO_ROOT / "docs" / "validation.md"
         doc.write_text(replace_block(doc.read_text(encoding="utf-8"), DOC_BLOCKS[bool(args["posterior"])], text,
                                      command), encoding="utf-8")

@@ -92,19 +92,19 @@ def main(argv: list[str] | None = None) -> int:
     if wants_help(argv):
         show_help(__doc__ + "\nUsage: python -m sim.validation.ablation [replicates=N] [seed=N] [docs=true]\n")
     try:
-        tool = parse("python -m sim.validation.ablation", argv, ("replicates", "seed", "docs"), model=False).tool
-        replicates, seed = int(tool.get("replicates", SF_REPLICATES)), int(tool.get("seed", 0))
-        docs = tool.get("docs", "false")
-        if replicates < 2 or seed < 0 or docs not in ("true", "false"):
+        args = parse("python -m sim.validation.ablation", argv, ("replicates", "seed", "docs"), model=False)
+        replicates, seed = int(args.tool.get("replicates", SF_REPLICATES)), int(args.tool.get("seed", 0))
+        docs = args.flag("docs")
+        if replicates < 2 or seed < 0:
             raise ValueError
+    except ConfigError as exc:  # a ValueError too: caught first, so that its own message is shown
+        fail("python -m sim.validation.ablation", exc)
     except ValueError:
         fail("python -m sim.validation.ablation",
-             ConfigError("replicates must be an integer >= 2, seed an integer >= 0, docs true or false."))
-    except ConfigError as exc:
-        fail("python -m sim.validation.ablation", exc)
+             ConfigError("replicates must be an integer >= 2, seed an integer >= 0."))
     table = ablation_markdown(ablation_rows(replicates, seed))
     print(table)
-    if docs == "true":
+    if docs:
         command = f"python -m sim.validation.ablation replicates={replicates} seed={seed} docs=true"
         doc = REPO_ROOT / "docs" / "validation.md"
         doc.write_text(replace_block(doc.read_text(), "ablation-table", table, command))
