@@ -321,6 +321,7 @@ def test_replicate_imports_best_model_from_another_school_under_a_plan():
     m = small_model("knowledge.mode=plan", "knowledge.replicate_rate=1.0", "knowledge.reach_plan=1.0",
                     "principal.model_transfer=0.5")
     m.schools_state.change_mgmt[:] = 1.0
+    m.schools_state.stance[:] = 1.0
     for school, depth in ((0, 0.4), (1, 0.8)):
         m.registry.origin.append(school)
         m.registry.depth.append(depth)
@@ -334,6 +335,23 @@ def test_replicate_imports_best_model_from_another_school_under_a_plan():
     assert np.allclose(s.model_depth[2:], 0.4)  # transfer * 0.8
     m.record()
     assert m.latest["replications"] == m.n_schools - 2 and m.latest["replicated_models"] == 1
+
+
+def test_replication_needs_a_principal_who_wants_a_school_wide_approach():
+    """At full reach and change management a school-wide principal always imports; a decentralized one imports
+    with probability stance_floor (0.3 here): 200 schools, so the share is within 0.3 +- 0.1 (3 sd)."""
+    m = small_model("district.schools=200", "district.teachers_per_school=5", "knowledge.mode=plan",
+                    "knowledge.replicate_rate=1.0", "knowledge.reach_plan=1.0", "principal.stance_floor=0.3")
+    s = m.schools_state
+    s.change_mgmt[:] = 1.0
+    _give_models(m, [0])
+    s.model[1:] = -1
+    s.stance[1:101] = 1.0
+    s.stance[101:] = 0.0
+    P.replicate(m)
+    assert (s.model[1:101] == 0).all()
+    share = np.mean(s.model[101:] == 0)
+    assert 0.2 < share < 0.4, share
 
 
 def test_no_replication_without_reach():
