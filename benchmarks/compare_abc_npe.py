@@ -1,4 +1,4 @@
-"""ABC-SMC against neural posterior estimation (sbi) on the cases calibration: simulations for the same accuracy.
+"""ABC against neural posterior estimation (sbi) on the cases calibration: simulations for the same accuracy.
 
 Both methods fit the free parameters of ``experiments/calibrate_cases.yaml`` to
 the calibration targets of ``experiments/data/cases.yaml`` (summaries: each
@@ -6,8 +6,9 @@ target's deviation in tolerances; observed: all zero). Accuracy of a posterior
 is measured the same way for both: ``check`` parameter vectors drawn from it
 are simulated, and we report the mean pattern distance (Euclidean norm of the
 deviations, the ABC distance) and the share of runs that meet every
-calibration target within its tolerance. ABC-SMC is read generation by
-generation from a finished ``sim-calibrate experiment=calibrate_cases`` run;
+calibration target within its tolerance. ABC is read generation by
+generation from a finished ``sim-calibrate experiment=calibrate_cases`` run (one generation with
+``abc.initial_epsilon: 0`` is rejection ABC);
 NPE (sbi's default masked autoregressive flow) is trained on ``budgets`` prior
 simulations. Needs ``sbi`` and ``torch`` (not dependencies of the package):
 
@@ -29,6 +30,7 @@ import pandas as pd
 from sim.calibration.calibrate import Executor
 from sim.calibration.cases import load_cases, make_case_simulator, simulate_targets
 from sim.calibration.experiment import load_experiment
+from sim.docblocks import model_hash
 
 
 def accuracy(sim, ex: Executor, params: list[dict[str, float]], seed: int) -> tuple[float, float]:
@@ -45,8 +47,9 @@ def main() -> None:
     ap.add_argument("--check", type=int, default=40, help="posterior draws simulated to measure accuracy")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--out", default="benchmarks/abc_vs_npe.csv")
-    ap.add_argument("--train-cache", default="results/abc_vs_npe_train.csv",
-                    help="prior simulations for NPE, reused if present (same seed and budget)")
+    ap.add_argument("--train-cache", default=None,
+                    help="prior simulations for NPE, reused if present with the same budget (default: "
+                         "results/abc_vs_npe_train_<model hash>.csv, so a changed model never reuses them)")
     ap.add_argument("--train-only", action="store_true", help="only simulate (and cache) the NPE training set")
     a = ap.parse_args()
 
@@ -75,7 +78,7 @@ def main() -> None:
             print(rows[-1], flush=True)
         seeds = np.random.SeedSequence(exp.seed, spawn_key=(40_002,)).generate_state(max(budgets)).tolist()
         train = prior_draws.iloc[:max(budgets)]
-        cache = Path(a.train_cache)
+        cache = Path(a.train_cache or f"results/abc_vs_npe_train_{model_hash()}.csv")
         if cache.exists() and len(pd.read_csv(cache)) == max(budgets):
             xs = pd.read_csv(cache)
             sim_seconds = float("nan")
@@ -100,7 +103,8 @@ def main() -> None:
             idx = pick.choice(len(df), size=a.check, p=np.asarray(w) / np.sum(w))
             params = [{k: float(df[k].iloc[i]) for k in keys} for i in idx]
             d, share = accuracy(sim, ex, params, exp.seed + t + 1)
-            rows.append({"method": f"ABC-SMC generation {t + 1}", "simulations": spent, "mean_distance": d,
+            label = "rejection ABC" if len(pops) == 1 else f"ABC-SMC generation {t + 1}"
+            rows.append({"method": label, "simulations": spent, "mean_distance": d,
                          "share_all_targets": share, "seconds": float("nan")})
             print(rows[-1], flush=True)
         # NPE on prior simulations
