@@ -7,7 +7,7 @@ cases"); this table shows how far the pilots get, and what it would take, so the
 as a finding about the model rather than a number. A school is school-wide when at least
 ``metrics.schoolwide_threshold`` of its teachers use the practice.
 
-Run ``python -m sim.validation.pilots [replicates=N] [seed=N] [docs=true]``.
+Run ``python -m sim.calibration.pilots [replicates=N] [seed=N] [docs=true]``.
 """
 
 from __future__ import annotations
@@ -87,8 +87,9 @@ def pilot_rows(replicates: int = 20, seed: int = 0) -> list[PilotRow]:
 
 def pilots_markdown(rows: Sequence[PilotRow]) -> str:
     """The table for docs/validation.md."""
-    lines = ["| what changes | overrides | most-used pilot up to May 2017: median share of its teachers using PL "
-             "| highest | runs with a school-wide pilot |", "|---|---|---|---|---|"]
+    header = ("| what changes | overrides | most-used pilot up to May 2017: median share of its teachers using PL "
+              "| highest | runs with a school-wide pilot |")
+    lines = [header, "|---|---|---|---|---|"]
     for r in rows:
         over = " ".join(f"`{o}`" for o in r.overrides) or "(none)"
         lines.append(f"| {r.variant} | {over} | {r.median:.0%} | {r.highest:.0%} "
@@ -97,28 +98,29 @@ def pilots_markdown(rows: Sequence[PilotRow]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m sim.validation.pilots [replicates=N] [seed=N] [docs=true]``: the Lake County pilots table."""
+    """``python -m sim.calibration.pilots [replicates=N] [seed=N] [docs=true]``: the Lake County pilots table."""
     from sim.args import fail, parse, show_help, wants_help
     from sim.config import ConfigError
     from sim.docblocks import replace_block
 
     argv = list(sys.argv[1:] if argv is None else argv)
     if wants_help(argv):
-        show_help(__doc__ + "\nUsage: python -m sim.validation.pilots [replicates=N] [seed=N] [docs=true]\n")
+        show_help(__doc__ + "\nUsage: python -m sim.calibration.pilots [replicates=N] [seed=N] [docs=true]\n")
     try:
-        args = parse("python -m sim.validation.pilots", argv, ("replicates", "seed", "docs"), model=False)
+        args = parse("python -m sim.calibration.pilots", argv, ("replicates", "seed", "docs"), model=False)
         replicates, seed = int(args.tool.get("replicates", 20)), int(args.tool.get("seed", 0))
         docs = args.flag("docs")
         if replicates < 1 or seed < 0:
             raise ValueError
     except ConfigError as exc:  # a ValueError too: caught first, so that its own message is shown
-        fail("python -m sim.validation.pilots", exc)
+        fail("python -m sim.calibration.pilots", exc)
     except ValueError:
-        fail("python -m sim.validation.pilots", ConfigError("replicates must be an integer >= 1, seed an integer >= 0."))
+        fail("python -m sim.calibration.pilots",
+             ConfigError("replicates must be an integer >= 1, seed an integer >= 0."))
     table = pilots_markdown(pilot_rows(replicates, seed))
     print(table)
     if docs:
-        command = f"python -m sim.validation.pilots replicates={replicates} seed={seed} docs=true"
+        command = f"python -m sim.calibration.pilots replicates={replicates} seed={seed} docs=true"
         doc = REPO_ROOT / "docs" / "validation.md"
         doc.write_text(replace_block(doc.read_text(), "lake-pilots", table, command))
         print(f"Wrote {doc}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.validation.pilots import VARIANTS, PilotRow, best_pilot_shares, main, pilots_markdown, target_step
+from sim.calibration.pilots import VARIANTS, PilotRow, best_pilot_shares, main, pilots_markdown, target_step
 
 
 def test_pressure_and_the_late_start_hold_the_pilots_back():
@@ -31,4 +31,4 @@ def test_bad_arguments_exit_2_with_one_paragraph(argv, capsys):
         main(argv)
     assert exc.value.code == 2
     err = capsys.readouterr().err
-    assert "Traceback" not in err and "python -m sim.validation.pilots" in err
+    assert "Traceback" not in err and "python -m sim.calibration.pilots" in err
