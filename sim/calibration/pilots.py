@@ -102,6 +102,9 @@ def main(argv: list[str] | None = None) -> int:
     from sim.args import fail, parse, show_help, wants_help
     from sim.config import ConfigError
     from sim.docblocks import replace_block
+    from sim.exits import EXIT_INTERRUPTED, catch_ctrl_c
+
+    catch_ctrl_c()
 
     argv = list(sys.argv[1:] if argv is None else argv)
     if wants_help(argv):
@@ -117,7 +120,11 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError:
         fail("python -m sim.calibration.pilots",
              ConfigError("replicates must be an integer >= 1, seed an integer >= 0."))
-    table = pilots_markdown(pilot_rows(replicates, seed))
+    try:
+        table = pilots_markdown(pilot_rows(replicates, seed))
+    except KeyboardInterrupt:
+        print("python -m sim.calibration.pilots: interrupted (Ctrl-C); nothing was written.", file=sys.stderr)
+        return EXIT_INTERRUPTED
     print(table)
     if docs:
         command = f"python -m sim.calibration.pilots replicates={replicates} seed={seed} docs=true"
