@@ -57,6 +57,14 @@ def replace_block(text: str, name: str, body: str, command: str) -> str:
     return pattern.sub(lambda m: m.group(1) + block + m.group(2), text)
 
 
+def write_block(path: Path, name: str, body: str, command: str) -> None:
+    """Rewrite block ``name`` of the document at ``path`` (:func:`replace_block`), written whole; say so."""
+    from sim.files import write_text
+
+    write_text(path, replace_block(path.read_text(encoding="utf-8"), name, body, command))
+    print(f"Wrote {path}")
+
+
 def stale_blocks(paths: Iterable[Path] = DOCS, root: Path = REPO_ROOT) -> list[str]:
     """One line per generated block that is not stamped with the current model hash."""
     current = model_hash(root)

@@ -477,7 +477,7 @@ def main(argv: list[str] | None = None) -> None:
     import sys
 
     from sim.args import fail, parse, show_help, wants_help
-    from sim.docblocks import replace_block
+    from sim.docblocks import write_block
     from sim.exits import catch_ctrl_c
 
     catch_ctrl_c()
@@ -506,10 +506,7 @@ def main(argv: list[str] | None = None) -> None:
     if docs:
         command = " ".join([tool_name, *(f"{k}={args[k]}" for k in ("posterior", "draws", "seed")
                                          if args[k] != defaults[k]), "docs=true"])
-        doc = REPO_ROOT / "docs" / "validation.md"
-        doc.write_text(replace_block(doc.read_text(encoding="utf-8"), DOC_BLOCKS[bool(args["posterior"])], text,
-                                     command), encoding="utf-8")
-        print(f"Wrote {doc}")
+        write_block(REPO_ROOT / "docs" / "validation.md", DOC_BLOCKS[bool(args["posterior"])], text, command)
 
 
 if __name__ == "__main__":

@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m sim.calibration.pilots [replicates=N] [seed=N] [docs=true]``: the Lake County pilots table."""
     from sim.args import fail, parse, show_help, wants_help
     from sim.config import ConfigError
-    from sim.docblocks import replace_block
+    from sim.docblocks import write_block
     from sim.exits import EXIT_INTERRUPTED, catch_ctrl_c
 
     catch_ctrl_c()
@@ -128,9 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     print(table)
     if docs:
         command = f"python -m sim.calibration.pilots replicates={replicates} seed={seed} docs=true"
-        doc = REPO_ROOT / "docs" / "validation.md"
-        doc.write_text(replace_block(doc.read_text(), "lake-pilots", table, command))
-        print(f"Wrote {doc}")
+        write_block(REPO_ROOT / "docs" / "validation.md", "lake-pilots", table, command)
     return 0
 
 

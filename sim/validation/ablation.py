@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m sim.validation.ablation [replicates=N] [seed=N] [docs=true]``: the ablation table."""
     from sim.args import fail, parse, show_help, wants_help
     from sim.config import ConfigError
-    from sim.docblocks import replace_block
+    from sim.docblocks import write_block
 
     argv = list(sys.argv[1:] if argv is None else argv)
     if wants_help(argv):
@@ -106,9 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     print(table)
     if docs:
         command = f"python -m sim.validation.ablation replicates={replicates} seed={seed} docs=true"
-        doc = REPO_ROOT / "docs" / "validation.md"
-        doc.write_text(replace_block(doc.read_text(), "ablation-table", table, command))
-        print(f"Wrote {doc}")
+        write_block(REPO_ROOT / "docs" / "validation.md", "ablation-table", table, command)
     return 0
 
 
