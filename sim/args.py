@@ -112,3 +112,19 @@ def fail(tool: str, exc: ConfigError) -> None:
 
     print(f"{tool}: {exc}", file=sys.stderr)
     raise SystemExit(EXIT_BAD_INPUT)
+
+
+def table_args(tool: str, args: Sequence[str], replicates: int, min_replicates: int = 1) -> tuple[int, int, bool]:
+    """``replicates=N seed=N docs=true`` of a tool that prints one table (and writes it into the docs with
+    ``docs=true``): ``(replicates, seed, docs)``, with ``replicates`` as the default. Bad input exits 2."""
+    try:
+        given = parse(tool, args, ("replicates", "seed", "docs"), model=False)
+        n, seed = int(given.tool.get("replicates", replicates)), int(given.tool.get("seed", 0))
+        docs = given.flag("docs")
+        if n < min_replicates or seed < 0:
+            raise ValueError
+    except ConfigError as exc:  # a ValueError too: caught first, so that its own message is shown
+        fail(tool, exc)
+    except ValueError:
+        fail(tool, ConfigError(f"replicates must be an integer >= {min_replicates}, seed an integer >= 0."))
+    return n, seed, docs

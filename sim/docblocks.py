@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable
+import sys
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from sim.config import REPO_ROOT
@@ -63,6 +64,31 @@ def write_block(path: Path, name: str, body: str, command: str) -> None:
 
     write_text(path, replace_block(path.read_text(encoding="utf-8"), name, body, command))
     print(f"Wrote {path}")
+
+
+def table_tool(tool: str, help_text: str, argv: Sequence[str] | None, block: str,
+               make_table: Callable[[int, int], str], replicates: int, min_replicates: int = 1,
+               path: Path = REPO_ROOT / "docs" / "validation.md") -> int:
+    """The command line of a tool that prints one table over seeded replicates: ``[replicates=N] [seed=N]
+    [docs=true]``; with ``docs=true`` the table is written into block ``block`` of ``path``, stamped with the
+    command. ``make_table(replicates, seed)`` makes it. Bad input exits 2, Ctrl-C 130 (nothing written)."""
+    from sim.args import show_help, table_args, wants_help
+    from sim.exits import EXIT_INTERRUPTED, catch_ctrl_c
+
+    catch_ctrl_c()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if wants_help(argv):
+        show_help(help_text + f"\nUsage: {tool} [replicates=N] [seed=N] [docs=true]\n")
+    n, seed, docs = table_args(tool, argv, replicates, min_replicates)
+    try:
+        table = make_table(n, seed)
+    except KeyboardInterrupt:
+        print(f"{tool}: interrupted (Ctrl-C); nothing was written.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    print(table)
+    if docs:
+        write_block(path, block, table, f"{tool} replicates={n} seed={seed} docs=true")
+    return 0
 
 
 def stale_blocks(paths: Iterable[Path] = DOCS, root: Path = REPO_ROOT) -> list[str]:

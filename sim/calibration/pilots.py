@@ -12,7 +12,6 @@ Run ``python -m sim.calibration.pilots [replicates=N] [seed=N] [docs=true]``.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -99,37 +98,10 @@ def pilots_markdown(rows: Sequence[PilotRow]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m sim.calibration.pilots [replicates=N] [seed=N] [docs=true]``: the Lake County pilots table."""
-    from sim.args import fail, parse, show_help, wants_help
-    from sim.config import ConfigError
-    from sim.docblocks import write_block
-    from sim.exits import EXIT_INTERRUPTED, catch_ctrl_c
+    from sim.docblocks import table_tool
 
-    catch_ctrl_c()
-
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if wants_help(argv):
-        show_help(__doc__ + "\nUsage: python -m sim.calibration.pilots [replicates=N] [seed=N] [docs=true]\n")
-    try:
-        args = parse("python -m sim.calibration.pilots", argv, ("replicates", "seed", "docs"), model=False)
-        replicates, seed = int(args.tool.get("replicates", 20)), int(args.tool.get("seed", 0))
-        docs = args.flag("docs")
-        if replicates < 1 or seed < 0:
-            raise ValueError
-    except ConfigError as exc:  # a ValueError too: caught first, so that its own message is shown
-        fail("python -m sim.calibration.pilots", exc)
-    except ValueError:
-        fail("python -m sim.calibration.pilots",
-             ConfigError("replicates must be an integer >= 1, seed an integer >= 0."))
-    try:
-        table = pilots_markdown(pilot_rows(replicates, seed))
-    except KeyboardInterrupt:
-        print("python -m sim.calibration.pilots: interrupted (Ctrl-C); nothing was written.", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    print(table)
-    if docs:
-        command = f"python -m sim.calibration.pilots replicates={replicates} seed={seed} docs=true"
-        write_block(REPO_ROOT / "docs" / "validation.md", "lake-pilots", table, command)
-    return 0
+    return table_tool("python -m sim.calibration.pilots", __doc__ or "", argv, "lake-pilots",
+                      lambda n, seed: pilots_markdown(pilot_rows(n, seed)), 20, 1)
 
 
 if __name__ == "__main__":

@@ -4,17 +4,15 @@ mechanism switched off (docs/validation.md, "Which mechanism produces each fact"
 A fact is produced by a mechanism when its checks hold with the mechanism and
 at least one of them fails without it. Run with::
 
-    python -m sim.validation.ablation --replicates 20 --seed 0
+    python -m sim.validation.ablation replicates=8 seed=0 docs=true
 
 which rewrites the ``ablation-table`` block of docs/validation.md.
 """
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 
-from sim.config import REPO_ROOT
 from sim.validation.facts import SF_CHECKS, SF_REPLICATES, Check, sf_runs
 
 
@@ -84,30 +82,10 @@ def ablation_markdown(rows) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m sim.validation.ablation [replicates=N] [seed=N] [docs=true]``: the ablation table."""
-    from sim.args import fail, parse, show_help, wants_help
-    from sim.config import ConfigError
-    from sim.docblocks import write_block
+    from sim.docblocks import table_tool
 
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if wants_help(argv):
-        show_help(__doc__ + "\nUsage: python -m sim.validation.ablation [replicates=N] [seed=N] [docs=true]\n")
-    try:
-        args = parse("python -m sim.validation.ablation", argv, ("replicates", "seed", "docs"), model=False)
-        replicates, seed = int(args.tool.get("replicates", SF_REPLICATES)), int(args.tool.get("seed", 0))
-        docs = args.flag("docs")
-        if replicates < 2 or seed < 0:
-            raise ValueError
-    except ConfigError as exc:  # a ValueError too: caught first, so that its own message is shown
-        fail("python -m sim.validation.ablation", exc)
-    except ValueError:
-        fail("python -m sim.validation.ablation",
-             ConfigError("replicates must be an integer >= 2, seed an integer >= 0."))
-    table = ablation_markdown(ablation_rows(replicates, seed))
-    print(table)
-    if docs:
-        command = f"python -m sim.validation.ablation replicates={replicates} seed={seed} docs=true"
-        write_block(REPO_ROOT / "docs" / "validation.md", "ablation-table", table, command)
-    return 0
+    return table_tool("python -m sim.validation.ablation", __doc__ or "", argv, "ablation-table",
+                      lambda n, seed: ablation_markdown(ablation_rows(n, seed)), SF_REPLICATES, 2)
 
 
 if __name__ == "__main__":
