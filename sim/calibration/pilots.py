@@ -21,8 +21,8 @@ from sim.api import simulate
 from sim.calibration.cases import load_cases
 from sim.config import REPO_ROOT, load_container
 
-#: May 2017 on Lake County's time axis (step 0 = August 2014): the date of the held-out pattern.
 CASES = REPO_ROOT / "experiments" / "data" / "cases.yaml"
+#: The held-out pattern (its date, May 2017, is step 29 on Lake County's axis: step 0 = August 2014).
 TARGET = "lake_pilot_whole_school"
 SCENARIO = "lake_backing_away"
 
