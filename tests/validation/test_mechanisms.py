@@ -2,26 +2,30 @@
 
 from __future__ import annotations
 
-import numpy as np
+import pytest
 
-from sim.validation.facts import LAKE_STEPS, sf_runs, withdrawal_steps
-from sim.validation.replicates import YEAR5, paired_ci, run_replicates
+from sim.validation.mechanisms import density_effect, main, patience_delay, withdrawal_months
 
 
 def test_network_density_changes_baseline_adoption():
     """Colleagues' help grows with the number of using colleagues: a dense collegial network (12 colleagues each)
     gives more adoption than a sparse one (3) by over 3 points of teachers, paired over 20 seeds."""
-    sparse = run_replicates("baseline", 20, overrides=("network.degree=3",))
-    dense = run_replicates("baseline", 20, overrides=("network.degree=12",))
-    diff = paired_ci(dense.at(YEAR5, "teacher_adoption"), sparse.at(YEAR5, "teacher_adoption"))
+    diff = density_effect(20)
     assert diff.lo > 0.03, str(diff)
 
 
 def test_lake_withdrawal_is_a_decision_that_varies_and_patience_moves_it():
     """With the preset's patience (10 months) the month varies with the seed (a new superintendent may cut it);
     with 25 months of patience the office withdraws later."""
-    preset = withdrawal_steps(sf_runs(20)("lake_backing_away"))
-    patient = withdrawal_steps(sf_runs(20)("lake_backing_away", ("backaway.grace_steps=25",)))
+    preset, patient = withdrawal_months(20)
     assert (preset > 0).all() and len(set(preset)) > 1, "the month varies with the seed"
-    late = np.where(patient > 0, patient, LAKE_STEPS + 1)
-    assert paired_ci(late, preset).lo > 5, "more patience, later withdrawal"
+    assert patience_delay(preset, patient).lo > 5, "more patience, later withdrawal"
+
+
+@pytest.mark.parametrize("argv", [["replicates=1"], ["sizes", "seed=-2"], ["colour=red"], ["sizes", "docs=maybe"]])
+def test_the_tables_command_exits_2_on_bad_input(argv, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("python -m sim.validation.mechanisms") and "Traceback" not in err

@@ -13,8 +13,6 @@ from __future__ import annotations
 import pytest
 
 from sim.validation.facts import (
-    SF_CHECKS,
-    sf_runs,
     sf1_checks,
     sf2_checks,
     sf3_checks,
@@ -24,6 +22,7 @@ from sim.validation.facts import (
     sf7_checks,
     sf8_checks,
 )
+from sim.validation.mechanisms import SIZES, size_failures
 
 
 def _assert_all(checks):
@@ -77,11 +76,6 @@ def test_sf8_key_person_knowledge_management_is_fragile(replicated):
     _assert_all(sf8_checks(replicated))
 
 
-#: Districts of other sizes (schools x teachers per school) on which every check is re-run over 20 seeds.
-SIZES = {"small": ("district.schools=10", "district.teachers_per_school=15"),
-         "large": ("district.schools=200", "district.teachers_per_school=15")}
-
-
 @pytest.mark.slow
 @pytest.mark.xfail(strict=True, reason="known gap (docs/validation.md, 'Other district sizes'): SF2's baseline "
                    "replication, SF6's later cohorts and SF7's ratio fail in both; the 10-school district also fails "
@@ -89,5 +83,5 @@ SIZES = {"small": ("district.schools=10", "district.teachers_per_school=15"),
 @pytest.mark.parametrize("size", sorted(SIZES))
 def test_stylized_facts_hold_at_other_district_sizes(size):
     """SF1-SF8 with the presets unchanged (cohorts are shares of the district) in a small and a large district."""
-    runs = sf_runs(20, overrides=SIZES[size])
-    _assert_all([c for group in SF_CHECKS for c in group(runs)])
+    failing = size_failures(size, 20)
+    assert not failing, "\n".join(map(str, failing))

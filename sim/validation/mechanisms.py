@@ -1,0 +1,109 @@
+"""Single-mechanism claims and the checks at other district sizes, as tables for docs/validation.md.
+
+The same measurements the tests assert (``tests/validation/test_mechanisms.py`` and
+``test_stylized_facts_hold_at_other_district_sizes``), written as stamped blocks so that a change of the
+model marks them stale instead of leaving old numbers in the prose:
+
+- ``python -m sim.validation.mechanisms replicates=20 seed=0 docs=true``: block ``mechanism-checks``
+  (a dense against a sparse collegial network; the month of Lake County's withdrawal and what patience
+  does to it);
+- ``python -m sim.validation.mechanisms sizes replicates=20 seed=0 docs=true``: block ``sizes-table``
+  (every stylized-fact check that fails in the districts of :data:`SIZES`).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+import numpy as np
+
+from sim.validation.facts import LAKE_STEPS, SF_CHECKS, SF_REPLICATES, Check, sf_runs, withdrawal_steps
+from sim.validation.replicates import YEAR5, Interval, paired_ci, run_replicates
+
+#: Collegial networks compared in the baseline (colleagues per teacher, ``network.degree``).
+SPARSE, DENSE = 3, 12
+#: Patience given to Lake County's office in the comparison (months, ``backaway.grace_steps``).
+PATIENT = 25
+#: Districts of other sizes (schools x teachers per school) on which every check is re-run.
+SIZES = {"small": ("district.schools=10", "district.teachers_per_school=15"),
+         "large": ("district.schools=200", "district.teachers_per_school=15")}
+
+
+def density_effect(replicates: int = SF_REPLICATES, seed: int = 0) -> Interval:
+    """Year-5 share of teachers using PL, dense minus sparse collegial network, paired by seed."""
+    sparse = run_replicates("baseline", replicates, base_seed=seed, overrides=(f"network.degree={SPARSE}",))
+    dense = run_replicates("baseline", replicates, base_seed=seed, overrides=(f"network.degree={DENSE}",))
+    return paired_ci(dense.at(YEAR5, "teacher_adoption"), sparse.at(YEAR5, "teacher_adoption"))
+
+
+def withdrawal_months(replicates: int = SF_REPLICATES, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Per replicate, the month Lake County's office withdraws with the preset's patience and with
+    :data:`PATIENT` months of it (-1: it never does within the run)."""
+    runs = sf_runs(replicates, seed)
+    return (withdrawal_steps(runs("lake_backing_away")),
+            withdrawal_steps(runs("lake_backing_away", (f"backaway.grace_steps={PATIENT}",))))
+
+
+def patience_delay(preset: np.ndarray, patient: np.ndarray) -> Interval:
+    """How much later the patient office withdraws, paired by seed (never = the run's last month + 1)."""
+    return paired_ci(np.where(patient > 0, patient, LAKE_STEPS + 1), preset)
+
+
+def _months(steps: np.ndarray) -> str:
+    values, counts = np.unique(steps, return_counts=True)
+    return ", ".join(("never" if v < 0 else f"month {v}") + f" ({c})" for v, c in zip(values, counts))
+
+
+def mechanisms_markdown(replicates: int = SF_REPLICATES, seed: int = 0) -> str:
+    """The ``mechanism-checks`` block."""
+    density = density_effect(replicates, seed)
+    preset, patient = withdrawal_months(replicates, seed)
+    delay = patience_delay(preset, patient)
+    density_row = (f"| a dense collegial network ({DENSE} colleagues) against a sparse one ({SPARSE}): points of "
+                   f"teachers using PL at year 5 | {100 * density.mean:.1f} [{100 * density.lo:.1f}, "
+                   f"{100 * density.hi:.1f}] | lower bound > 3 | {'yes' if density.lo > 0.03 else 'NO'} |")
+    varies = (preset > 0).all() and len(set(preset)) > 1
+    preset_row = (f"| Lake County's month of withdrawal, the preset's patience | {_months(preset)} "
+                  f"| varies with the seed | {'yes' if varies else 'NO'} |")
+    patient_row = (f"| the same with {PATIENT} months of patience (`backaway.grace_steps={PATIENT}`) "
+                   f"| {_months(patient)} | | |")
+    delay_row = (f"| months later with more patience (never = month {LAKE_STEPS + 1}) | {delay.mean:.1f} "
+                 f"[{delay.lo:.1f}, {delay.hi:.1f}] | lower bound > 5 | {'yes' if delay.lo > 5 else 'NO'} |")
+    return "\n".join(["| claim | measured (mean [95% interval], or months (seeds)) | needs | holds |",
+                      "|---|---|---|---|", density_row, preset_row, patient_row, delay_row])
+
+
+def size_failures(size: str, replicates: int = SF_REPLICATES, seed: int = 0) -> list[Check]:
+    """Every stylized-fact check that fails in the district of :data:`SIZES` named ``size``."""
+    runs = sf_runs(replicates, seed, overrides=SIZES[size])
+    return [c for group in SF_CHECKS for c in group(runs) if not c.passes()]
+
+
+def sizes_markdown(replicates: int = SF_REPLICATES, seed: int = 0, sizes: Sequence[str] = tuple(SIZES)) -> str:
+    """The ``sizes-table`` block: per size, the failing checks (none listed: every check holds)."""
+    lines = ["| district | fact | check | mean [95% interval] | needs |", "|---|---|---|---|---|"]
+    for size in sizes:
+        shape = " x ".join(o.split("=")[1] for o in SIZES[size])
+        failing = size_failures(size, replicates, seed)
+        for c in failing:
+            lines.append(f"| {size} ({shape}) | {c.fact} | {c.claim} | {c.value} | {c.criterion()} |")
+        if not failing:
+            lines.append(f"| {size} ({shape}) | all | every check holds | | |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m sim.validation.mechanisms [sizes] [replicates=N] [seed=N] [docs=true]``."""
+    from sim.docblocks import table_tool
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["sizes"]:
+        return table_tool("python -m sim.validation.mechanisms sizes", __doc__ or "", argv[1:], "sizes-table",
+                          lambda n, seed: sizes_markdown(n, seed), SF_REPLICATES, 2)
+    return table_tool("python -m sim.validation.mechanisms", __doc__ or "", argv, "mechanism-checks",
+                      lambda n, seed: mechanisms_markdown(n, seed), SF_REPLICATES, 2)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
