@@ -339,7 +339,8 @@ def test_replicate_imports_best_model_from_another_school_under_a_plan():
 
 def test_replication_needs_a_principal_who_wants_a_school_wide_approach():
     """At full reach and change management a school-wide principal always imports; a decentralized one imports
-    with probability stance_floor (0.3 here): 200 schools, so the share is within 0.3 +- 0.1 (3 sd)."""
+    with probability stance_floor (0.3 here): over 99 such schools the share is within 0.3 +- 0.1 (about 2 sd;
+    the model's seed is fixed, so the test is deterministic)."""
     m = small_model("district.schools=200", "district.teachers_per_school=5", "knowledge.mode=plan",
                     "knowledge.replicate_rate=1.0", "knowledge.reach_plan=1.0", "principal.stance_floor=0.3")
     s = m.schools_state
