@@ -30,11 +30,15 @@ class Args:
     tool: dict[str, str] = field(default_factory=dict)
 
     def flag(self, key: str, default: bool = False) -> bool:
-        """The tool setting ``key`` as a yes/no (``true`` or ``false``); ConfigError for anything else."""
-        value = self.tool.get(key, str(default).lower())
-        if value not in ("true", "false"):
-            raise ConfigError(f"argument {key}={value!r} must be true or false.")
-        return value == "true"
+        """The tool setting ``key`` as a yes/no (:func:`yes_no`)."""
+        return yes_no(key, self.tool.get(key, str(default).lower()))
+
+
+def yes_no(key: str, value: str) -> bool:
+    """A yes/no setting ``key=value``: ``true`` or ``false`` (any case); ConfigError for anything else."""
+    if value.lower() not in ("true", "false"):
+        raise ConfigError(f"argument {key}={value!r} must be true or false.")
+    return value.lower() == "true"
 
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str:

@@ -38,7 +38,7 @@ import pandas as pd
 import yaml
 from omegaconf import OmegaConf
 
-from sim.args import did_you_mean, is_model_key, show_help, wants_help
+from sim.args import did_you_mean, is_model_key, show_help, wants_help, yes_no
 from sim.calibration.design import (
     SurveyDesign,
     SurveySimulator,
@@ -653,9 +653,7 @@ def parse_args(args: Sequence[str]) -> dict[str, Any]:
             except ValueError:
                 raise ConfigError(f"Argument {key}={val!r} must be an integer.") from None
         elif key == "progress":
-            if val.lower() not in ("true", "false"):
-                raise ConfigError(f"Argument progress={val!r} must be true or false.")
-            val = val.lower() == "true"
+            val = yes_no(key, val)
         values[key] = val
     missing = [k for k in _REQUIRED_ARGS if not values.get(k)]
     if missing:

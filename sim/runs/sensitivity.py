@@ -354,6 +354,8 @@ def parse_args(argv: Sequence[str]) -> dict[str, str]:
     """``key=value`` settings (see :data:`ARGS`); ConfigError on anything else."""
     import difflib
 
+    from sim.args import yes_no
+
     args = dict(ARGS)
     for a in argv:
         key, sep, value = a.partition("=")
@@ -373,8 +375,7 @@ def parse_args(argv: Sequence[str]) -> dict[str, str]:
     if int(args["trajectories"]) < 2:
         raise ConfigError("Invalid trajectories: allowed is an integer >= 2 (Morris needs several trajectories).")
     for key in ("docs", "progress"):
-        if args[key] not in ("true", "false"):
-            raise ConfigError(f"Invalid {key}={args[key]!r}: allowed is true or false.")
+        args[key] = str(yes_no(key, args[key])).lower()
     return args
 
 

@@ -119,16 +119,14 @@ DEFAULTS = {"replicates": 20, "seed": 0, "workers": 0, "progress": True, "out": 
 
 def parse_args(argv: Sequence[str] | None) -> SimpleNamespace:
     """``key=value`` settings (see :data:`HELP`); ConfigError on bad input."""
-    from sim.args import parse
+    from sim.args import parse, yes_no
 
     given = parse("sim-validate", list(sys.argv[1:] if argv is None else argv), DEFAULTS, model=False).tool
     values: dict = dict(DEFAULTS)
     for key, text in given.items():
         default = DEFAULTS[key]
         if isinstance(default, bool):
-            if text.lower() not in ("true", "false"):
-                raise ConfigError(f"{key}={text!r}: allowed values are true and false.")
-            values[key] = text.lower() == "true"
+            values[key] = yes_no(key, text)
         elif isinstance(default, int):
             try:
                 values[key] = int(text)
