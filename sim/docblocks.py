@@ -91,34 +91,42 @@ def table_tool(tool: str, help_text: str, argv: Sequence[str] | None, block: str
     return 0
 
 
+def _blocks(paths: Iterable[Path], root: Path):
+    """Each generated block with content: (where it is, its stamp match or None)."""
+    for path in paths:
+        for m in BLOCK.finditer(path.read_text(encoding="utf-8")):
+            body = m.group("body").strip()
+            if not body.startswith(PLACEHOLDER):
+                where = f"{path.relative_to(root) if path.is_relative_to(root) else path}: block '{m.group('name')}'"
+                yield where, STAMP.search(body)
+
+
 def stale_blocks(paths: Iterable[Path] = DOCS, root: Path = REPO_ROOT) -> list[str]:
     """One line per generated block that is not stamped with the current model hash."""
     current = model_hash(root)
     out = []
-    for path in paths:
-        for m in BLOCK.finditer(path.read_text(encoding="utf-8")):
-            body = m.group("body").strip()
-            if body.startswith(PLACEHOLDER):
-                continue
-            found = STAMP.search(body)
-            where = f"{path.relative_to(root) if path.is_relative_to(root) else path}: block '{m.group('name')}'"
-            if found is None:
-                out.append(f"{where} has no stamp (command and model hash); regenerate it")
-            elif found.group("hash") != current:
-                out.append(f"{where} was made from model {found.group('hash')}, the model is now {current}; "
-                           f"regenerate it with: {found.group('command')}")
+    for where, found in _blocks(paths, root):
+        if found is None:
+            out.append(f"{where} has no stamp (command and model hash); regenerate it")
+        elif found.group("hash") != current:
+            out.append(f"{where} was made from model {found.group('hash')}, the model is now {current}; "
+                       f"regenerate it with: {found.group('command')}")
     return out
 
 
 def stale_commands(paths: Iterable[Path] = DOCS, root: Path = REPO_ROOT) -> list[str]:
     """The distinct commands that regenerate the out-of-date blocks, in the order the docs name them."""
-    current, commands = model_hash(root), []
-    for path in paths:
-        for m in BLOCK.finditer(path.read_text(encoding="utf-8")):
-            found = STAMP.search(m.group("body"))
-            if found and found.group("hash") != current and found.group("command") not in commands:
-                commands.append(found.group("command"))
-    return commands
+    current = model_hash(root)
+    stale = (found.group("command") for _, found in _blocks(paths, root)
+             if found is not None and found.group("hash") != current)
+    return list(dict.fromkeys(stale))
+
+
+def _report() -> list[str]:
+    """Print the out-of-date blocks (or that none is) and return them."""
+    stale = stale_blocks()
+    print("\n".join(stale) if stale else f"Every generated block matches model {model_hash()}.")
+    return stale
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -126,7 +134,6 @@ def main(argv: list[str] | None = None) -> None:
     with ``run=true``, run the command of each (each once, in the order the docs name them)."""
     import shlex
     import subprocess
-    import sys
 
     from sim.args import fail, parse, show_help, wants_help
     from sim.config import ConfigError
@@ -138,8 +145,7 @@ def main(argv: list[str] | None = None) -> None:
         run = parse("python -m sim.docblocks", argv, ("run",), model=False).flag("run")
     except ConfigError as exc:
         fail("python -m sim.docblocks", exc)
-    stale = stale_blocks()
-    print("\n".join(stale) if stale else f"Every generated block matches model {model_hash()}.")
+    stale = _report()
     if run:
         for command in stale_commands():
             print(f"Running: {command}", flush=True)
@@ -150,8 +156,7 @@ def main(argv: list[str] | None = None) -> None:
                 words[0] = str(beside)  # the project's console scripts, without an activated venv
             if subprocess.run(words, cwd=REPO_ROOT).returncode:
                 raise SystemExit(f"Stopped: '{command}' failed; the blocks regenerated before it are kept.")
-        stale = stale_blocks()
-        print("\n".join(stale) if stale else f"Every generated block matches model {model_hash()}.")
+        stale = _report()
     raise SystemExit(1 if stale else 0)
 
 

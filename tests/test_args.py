@@ -88,8 +88,8 @@ def test_a_yes_no_setting_is_true_or_false_and_nothing_else():
         args.flag("x")
 
 
-@pytest.mark.parametrize("tool", [["sim-validate"], ["python", "-m", "sim.runs.sensitivity"]])
-def test_every_tool_reads_yes_no_settings_the_same_way(tool, tmp_path):
+@pytest.mark.parametrize("module", ["sim.validation", "sim.runs.sensitivity"])
+def test_every_tool_reads_yes_no_settings_the_same_way(module, tmp_path):
     """One parser (sim.args.yes_no) for every tool: any case of true/false is read, anything else exits 2."""
     import subprocess
     import sys
@@ -97,7 +97,7 @@ def test_every_tool_reads_yes_no_settings_the_same_way(tool, tmp_path):
     from sim.args import yes_no
 
     assert yes_no("docs", "TRUE") is True and yes_no("docs", "False") is False
-    cmd = [sys.executable, "-m", "sim.validation"] if tool[0] == "sim-validate" else [sys.executable, *tool[1:]]
-    run = subprocess.run([*cmd, "progress=perhaps"], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    run = subprocess.run([sys.executable, "-m", module, "progress=perhaps"], capture_output=True, text=True,
+                         cwd=tmp_path, timeout=120)
     assert run.returncode == 2
     assert "argument progress='perhaps' must be true or false" in run.stderr and "Traceback" not in run.stderr

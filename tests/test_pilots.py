@@ -18,7 +18,7 @@ def test_pressure_and_the_late_start_hold_the_pilots_back():
     assert np.mean(freed - preset) > 0.10, (preset, freed)
 
 
-def test_table_names_every_variant_and_its_overrides():
+def test_table_row_shows_the_variant_its_overrides_and_shares_as_percentages():
     table = pilots_markdown([])
     assert table.count("\n") == 1  # the header only
     row = PilotRow("the preset", ("a=1",), 0.25, 0.5, 0, 20)
