@@ -11,7 +11,6 @@ from sim.district.processes.common import (
     _EXPLORING,
     _NON_USE,
     _PROTOTYPING,
-    _REFINING,
     _ROUTINE,
     _move,
 )
@@ -22,9 +21,9 @@ from sim.district.state import District, clip
 def teacher_turnover(m: District) -> None:
     """Teachers leave with the monthly equivalent of ``teacher.turnover``; a new hire with
     fresh traits takes the classroom (counts are conserved)."""
-    leave = m.rng.random(m.n_teachers) < monthly(m.p.teacher.turnover)
-    if leave.any():
-        m.init_teachers(np.flatnonzero(leave))
+    leave = (m.rng.random(m.n_teachers) < monthly(m.p.teacher.turnover)).nonzero()[0]
+    if leave.size:
+        m.init_teachers(leave)
 
 
 def tie_share(count: np.ndarray, degree: np.ndarray) -> np.ndarray:
@@ -123,9 +122,11 @@ def commit(m: District) -> None:
     drop = exploring & ~go
     drop &= draw < cut
     transfer = m.p.principal.model_transfer
-    if go.any():
-        np.putmask(ts.depth, go, np.maximum(ts.depth, transfer * s.model_depth[ts.school]))
-        np.putmask(ts.surface, go, np.maximum(ts.surface, transfer * s.model_surface[ts.school]))
+    idx = go.nonzero()[0]  # the few who commit: their own values only (the same as over all teachers, fewer)
+    if idx.size:
+        school = ts.school[idx]
+        ts.depth[idx] = np.maximum(ts.depth[idx], transfer * s.model_depth[school])
+        ts.surface[idx] = np.maximum(ts.surface[idx], transfer * s.model_surface[school])
     _move(ts, go, _PROTOTYPING)
     _move(ts, drop, _NON_USE)
 
@@ -182,10 +183,10 @@ def prototype(m: District, e: np.ndarray | None = None, w: np.ndarray | None = N
     np.multiply(gain, focus, out=tmp)
     tmp *= np.subtract(1, depth)
     depth += tmp
-    idle = ~using
-    decay = 1 - p.quality_decay
-    np.putmask(surface, idle, surface * decay)
-    np.putmask(depth, idle, depth * decay)
+    # non-users' decay as one factor per teacher (1.0 for users: x * 1.0 is x), two products, no masks
+    decay = np.where(using, 1.0, 1 - p.quality_decay)
+    surface *= decay
+    depth *= decay
 
 
 def spend_energy(m: District, e: np.ndarray | None = None) -> None:
@@ -196,9 +197,18 @@ def spend_energy(m: District, e: np.ndarray | None = None) -> None:
     computed it already.
     """
     ts, p = m.teachers_state, m.p.teacher
-    ts.energy -= p.energy_drain * (effort(m) if e is None else e) * (1 - ts.support) * (1 + ts.margin_share)
-    ts.energy += p.energy_recovery * (1 - ts.energy)
-    clip(ts.energy, 0.0, 1.0, out=ts.energy)
+    # in place, in the formula's order (same operations and values, fewer temporaries)
+    drain = np.multiply(p.energy_drain, effort(m) if e is None else e)
+    tmp = np.subtract(1, ts.support)
+    drain *= tmp
+    np.add(1, ts.margin_share, out=tmp)
+    drain *= tmp
+    energy = ts.energy
+    energy -= drain
+    np.subtract(1, energy, out=tmp)
+    tmp *= p.energy_recovery
+    energy += tmp
+    clip(energy, 0.0, 1.0, out=energy)
 
 
 def evaluate(m: District, w: np.ndarray | None = None) -> None:
@@ -264,7 +274,10 @@ def decide(m: District) -> None:
     term = quitting_colleagues(m)
     term *= p.abandon_colleagues
     hazard += term
-    hazard = np.where(stage >= _ROUTINE, hazard * p.abandon_routine_factor, hazard)
+    # times abandon_routine_factor for stages from routine on: one product with a factor per stage
+    # (1.0 below routine, and x * 1.0 is x)
+    f = p.abandon_routine_factor
+    hazard *= np.array([1.0, 1.0, 1.0, f, f, f]).take(stage)
     draw = m.rng.random(m.n_teachers)
     abandon = using & (draw < hazard)
     draw2 = m.rng.random(m.n_teachers)
@@ -276,9 +289,13 @@ def decide(m: District) -> None:
     refine = kept & (stage == _ROUTINE)
     refine &= draw2 < p.refine_rate * ts.capacity * ts.support
     np.putmask(ts.enthusiasm, abandon, ts.enthusiasm * (1 - p.disillusion))
-    _move(ts, abandon, _ABANDONED)
-    _move(ts, routinize, _ROUTINE)
-    _move(ts, refine, _REFINING)
+    # the three moves are disjoint; routinizing and refining both move up one stage (prototyping to
+    # routine, routine to refining): one addition and one reset of the months in stage for all three
+    advance = routinize | refine
+    stage += advance
+    np.putmask(stage, abandon, _ABANDONED)
+    advance |= abandon
+    np.putmask(ts.stage_steps, advance, 0)
 
 
 def plan(m: District) -> None:
