@@ -31,17 +31,18 @@ def peer_learning(m: District) -> None:
     has = using & tied
     if not has.any():
         return
-    # Computed for every teacher and kept where ``has`` (masked ufuncs, ``where=``, are several times
-    # slower at this size), in place in the formula's order, q + rate * max(0, sum / weight - q):
-    # where it is kept, each value is the same as when computed alone.
+    # Computed for every teacher (masked ufuncs, ``where=``, are several times slower at this size), in
+    # place in the formula's order, q + rate * max(0, sum / weight - q), with the rate times 1.0 for
+    # users (the same value) and times 0.0 for others: their step is 0 and they keep q. A user without
+    # ties has sum 0 over a safe weight of 1, so max(0, -q) = 0 (q >= 0): she keeps q as well.
     safe = np.where(tied, weight, 1.0)
+    r = np.multiply(rate, x[:, 0])
     for q, new in ((ts.surface, sums[1]), (ts.depth, sums[2])):
         new /= safe
         new -= q
         np.maximum(0.0, new, out=new)
-        new *= rate
-        new += q
-        np.putmask(q, has, new)
+        new *= r
+        q += new
 
 
 def adaptation_help(m: District, copies: np.ndarray | None = None) -> np.ndarray:
@@ -67,7 +68,7 @@ def model_adaptation(m: District, copies: np.ndarray | None = None) -> None:
     if not has.any():
         return
     rate = m.p.principal.model_adapt_rate * adaptation_help(m, copies)
-    idx = np.flatnonzero(ts.using & has[ts.school])  # users in schools with a model
+    idx = (ts.using & has[ts.school]).nonzero()[0]  # users in schools with a model
     school = ts.school[idx]
     r = rate[school]
     for q, target in ((ts.depth, s.model_depth), (ts.surface, s.model_surface)):
