@@ -178,12 +178,13 @@ class DistrictModel(mesa.Model):
         ts.depth[idx] = 0.0
         ts.signal[idx] = 0.0
         ts.focus[idx] = p.focus_init
-        ts.support_ref[idx] = ts.support[idx] + self.schools_state.flexibility[ts.school[idx]]
+        school = ts.school[idx]
+        ts.support_ref[idx] = ts.support[idx] + self.schools_state.flexibility[school]
         ts.threshold[idx] = self.rng.normal(self.p.peers.threshold_mean, self.p.peers.threshold_sd, k)
         ts.hired[idx] = self.steps
         for name, (mean, sd) in self.school_traits.items():
-            getattr(ts, name)[idx] = self.trait(mean[ts.school[idx]], sd[ts.school[idx]], k)
-        zone = self.schools_state.zone[ts.school[idx]]
+            getattr(ts, name)[idx] = self.trait(mean[school], sd[school], k)
+        zone = self.schools_state.zone[school]
         if zone.any():
             ts.autonomy[idx[zone]] = np.minimum(1.0, ts.autonomy[idx[zone]] + self.p.autonomy_zone.autonomy_boost)
 

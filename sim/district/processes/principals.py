@@ -49,7 +49,12 @@ def colleague_help(m: District) -> np.ndarray:
         n = memo[2]  # the same users over the same ties: the same sums (scipy's kernel, same order)
     else:
         n = neighbour_sums(m.adjacency, using.astype(float))
-    return p.help * -np.expm1(-p.help_reach * n)
+    # in place, in the formula's order (same operations and values, fewer temporaries)
+    help_ = np.multiply(-p.help_reach, n)
+    np.expm1(help_, out=help_)
+    np.negative(help_, out=help_)
+    help_ *= p.help
+    return help_
 
 
 def allocate_support(m: District) -> None:
