@@ -6,6 +6,7 @@ import numpy as np
 
 from sim.district.metrics import imported
 from sim.district.networks import neighbour_sums
+from sim.district.processes import kernels
 from sim.district.processes.principals import knowledge_reach
 from sim.district.state import District
 
@@ -23,27 +24,11 @@ def peer_learning(m: District) -> None:
     x[:, 0] = using
     np.multiply(ts.surface, x[:, 0], out=x[:, 1])
     np.multiply(ts.depth, x[:, 0], out=x[:, 2])
-    sums = neighbour_sums(m.adjacency, x).T.copy()  # one contiguous row per quantity
-    weight = sums[0]
+    sums = neighbour_sums(m.adjacency, x)
     # the count of using colleagues, for next month's colleagues' help if no stage moves before it
-    m.users_ties = (m.adjacency, using, weight)
-    tied = weight > 0
-    has = using & tied
-    if not has.any():
-        return
-    # Computed for every teacher (masked ufuncs, ``where=``, are several times slower at this size), in
-    # place in the formula's order, q + rate * max(0, sum / weight - q), with the rate times 1.0 for
-    # users (the same value) and times 0.0 for others: their step is 0 and they keep q. A user without
-    # ties has sum 0 over a safe weight of 1, so max(0, -q) = 0 (q >= 0): she keeps q as well.
-    safe = np.where(tied, weight, 1.0)
-    r = np.multiply(rate, x[:, 0])
-    for q, new in ((ts.surface, sums[1]), (ts.depth, sums[2])):
-        new /= safe
-        new -= q
-        np.maximum(0.0, new, out=new)
-        new *= r
-        q += new
-
+    m.users_ties = (m.adjacency, using, sums[:, 0])
+    # one compiled pass over the users with ties (the same operations in the same order as the formula)
+    kernels.peer_learning_loop(using, sums, ts.surface, ts.depth, float(rate))
 
 def adaptation_help(m: District, copies: np.ndarray | None = None) -> np.ndarray:
     """Per school, the help it has to adapt and deepen its model (0-1).

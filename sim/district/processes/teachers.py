@@ -6,16 +6,10 @@ from __future__ import annotations
 import numpy as np
 
 from sim.district.calendar import monthly
-from sim.district.processes.common import (
-    _ABANDONED,
-    _EXPLORING,
-    _NON_USE,
-    _PROTOTYPING,
-    _ROUTINE,
-    _move,
-)
 from sim.district.networks import neighbour_sums
-from sim.district.state import District, clip
+from sim.district.processes import kernels
+from sim.district.processes.common import _ABANDONED, _EXPLORING, _NON_USE, _move
+from sim.district.state import District
 
 
 def teacher_turnover(m: District) -> None:
@@ -106,30 +100,13 @@ def commit(m: District) -> None:
     non-use with probability ``explore_dropout``.
     """
     ts, s, p = m.teachers_state, m.schools_state, m.p.teacher
-    exploring = ts.stage == _EXPLORING
-    if not exploring.any():
+    if not (ts.stage == _EXPLORING).any():
         return
     draw = m.rng.random(m.n_teachers)
-    # in place, in the formula's order (same operations and values, fewer temporaries)
-    prob = np.subtract(1.0, ts.support)
-    prob *= p.commit_support_weight
-    np.subtract(1.0, prob, out=prob)
-    prob *= p.commit_rate
-    go = exploring & (draw < prob)
-    cut = np.subtract(1, prob)
-    cut *= p.explore_dropout
-    cut += prob  # prob + (1 - prob) * explore_dropout
-    drop = exploring & ~go
-    drop &= draw < cut
-    transfer = m.p.principal.model_transfer
-    idx = go.nonzero()[0]  # the few who commit: their own values only (the same as over all teachers, fewer)
-    if idx.size:
-        school = ts.school[idx]
-        ts.depth[idx] = np.maximum(ts.depth[idx], transfer * s.model_depth[school])
-        ts.surface[idx] = np.maximum(ts.surface[idx], transfer * s.model_surface[school])
-    _move(ts, go, _PROTOTYPING)
-    _move(ts, drop, _NON_USE)
-
+    # one compiled pass over the teachers (the same operations in the same order as the formula)
+    kernels.commit_loop(ts.stage, ts.stage_steps, ts.depth, ts.surface, ts.support, ts.school, s.model_depth,
+                        s.model_surface, draw, float(p.commit_support_weight), float(p.commit_rate),
+                        float(p.explore_dropout), float(m.p.principal.model_transfer))
 
 def effort(m: District) -> np.ndarray:
     """Effort by stage (0 when not using)."""
@@ -163,31 +140,10 @@ def prototype(m: District, e: np.ndarray | None = None, w: np.ndarray | None = N
     """
     ts, p = m.teachers_state, m.p.teacher
     e = effort(m) if e is None else e
-    using = e > 0
     w = judged_weight(m) if w is None else w
-    # in place where the written formula allows it (same operations, same order, fewer temporaries)
-    tmp = np.subtract(w, ts.focus)
-    tmp *= p.focus_adapt
-    tmp += ts.focus
-    np.putmask(ts.focus, using, tmp)
-    gain = np.multiply(p.learn_rate, e)
-    gain *= ts.capacity
-    np.multiply(1 - p.learn_base, ts.support, out=tmp)
-    tmp += p.learn_base
-    gain *= tmp
-    focus, surface, depth = ts.focus, ts.surface, ts.depth
-    np.subtract(1, focus, out=tmp)
-    tmp *= gain
-    tmp *= np.subtract(1, surface)
-    surface += tmp
-    np.multiply(gain, focus, out=tmp)
-    tmp *= np.subtract(1, depth)
-    depth += tmp
-    # non-users' decay as one factor per teacher (1.0 for users: x * 1.0 is x), two products, no masks
-    decay = np.where(using, 1.0, 1 - p.quality_decay)
-    surface *= decay
-    depth *= decay
-
+    # one compiled pass over the teachers (the same operations in the same order as the formula)
+    kernels.prototype_loop(e, w, ts.focus, ts.surface, ts.depth, ts.capacity, ts.support, float(p.focus_adapt),
+                           float(p.learn_rate), float(p.learn_base), float(1 - p.quality_decay))
 
 def spend_energy(m: District, e: np.ndarray | None = None) -> None:
     """Effort without guidance drains energy; some recovers each month.
@@ -197,19 +153,9 @@ def spend_energy(m: District, e: np.ndarray | None = None) -> None:
     computed it already.
     """
     ts, p = m.teachers_state, m.p.teacher
-    # in place, in the formula's order (same operations and values, fewer temporaries)
-    drain = np.multiply(p.energy_drain, effort(m) if e is None else e)
-    tmp = np.subtract(1, ts.support)
-    drain *= tmp
-    np.add(1, ts.margin_share, out=tmp)
-    drain *= tmp
-    energy = ts.energy
-    energy -= drain
-    np.subtract(1, energy, out=tmp)
-    tmp *= p.energy_recovery
-    energy += tmp
-    clip(energy, 0.0, 1.0, out=energy)
-
+    e = effort(m) if e is None else e
+    # one compiled pass over the teachers (the same operations in the same order as the formula)
+    kernels.energy_loop(ts.energy, e, ts.support, ts.margin_share, float(p.energy_drain), float(p.energy_recovery))
 
 def evaluate(m: District, w: np.ndarray | None = None) -> None:
     """Users judge their practice with a noisy signal.
@@ -220,19 +166,9 @@ def evaluate(m: District, w: np.ndarray | None = None) -> None:
     """
     ts, p = m.teachers_state, m.p.teacher
     w = judged_weight(m) if w is None else w
-    # in place, in the formula's order (same operations and values, fewer temporaries)
     noise = m.rng.standard_normal(m.n_teachers)
-    noise *= p.eval_noise
-    sd = np.multiply(0.5, ts.support)
-    np.subtract(1, sd, out=sd)
-    noise *= sd
-    signal = ts.signal
-    np.multiply(w, ts.depth, out=signal)
-    np.subtract(1, w, out=sd)
-    sd *= ts.surface
-    signal += sd
-    signal += noise
-
+    # one compiled pass over the teachers (the same operations in the same order as the formula)
+    kernels.evaluate_loop(ts.signal, noise, w, ts.depth, ts.surface, ts.support, float(p.eval_noise))
 
 def quitting_colleagues(m: District) -> np.ndarray:
     """Tie-weighted share of each teacher's colleagues who gave up the practice."""
@@ -253,50 +189,16 @@ def decide(m: District) -> None:
     ``refine_rate * capacity * support``. Abandoning costs ``disillusion`` of enthusiasm.
     """
     ts, s, p = m.teachers_state, m.schools_state, m.p.teacher
-    stage, school = ts.stage, ts.school
-    using = ts.using
-    poor = ts.signal < p.keep_threshold
-    # The hazard term by term in the order of the formula, accumulated in place: the same operations
-    # on the same values as the written-out sum, with fewer temporary arrays (this runs every step).
-    hazard = np.subtract(1.0, ts.energy)
-    np.square(hazard, out=hazard)  # (1 - energy) ** 2
-    hazard *= p.abandon_exhaustion
-    hazard += p.abandon_base
-    term = np.multiply(float(p.abandon_poor_signal), poor)  # a float array whatever the parameter's type
-    hazard += term
-    np.multiply(p.abandon_pressure, s.pressure[school], out=term)
-    hazard += term
-    np.subtract(ts.support_ref, ts.support, out=term)
-    term -= s.flexibility[school]
-    np.maximum(0.0, term, out=term)
-    term *= p.abandon_support_loss
-    hazard += term
-    term = quitting_colleagues(m)
-    term *= p.abandon_colleagues
-    hazard += term
-    # times abandon_routine_factor for stages from routine on: one product with a factor per stage
-    # (1.0 below routine, and x * 1.0 is x)
-    f = p.abandon_routine_factor
-    hazard *= np.array([1.0, 1.0, 1.0, f, f, f]).take(stage)
+    quitting = quitting_colleagues(m)
     draw = m.rng.random(m.n_teachers)
-    abandon = using & (draw < hazard)
     draw2 = m.rng.random(m.n_teachers)
-    kept = ~abandon
-    routinize = kept & (stage == _PROTOTYPING)
-    routinize &= ~poor
-    routinize &= ts.stage_steps >= p.min_prototype_steps
-    routinize &= draw2 < p.routinize_rate
-    refine = kept & (stage == _ROUTINE)
-    refine &= draw2 < p.refine_rate * ts.capacity * ts.support
-    np.putmask(ts.enthusiasm, abandon, ts.enthusiasm * (1 - p.disillusion))
-    # the three moves are disjoint; routinizing and refining both move up one stage (prototyping to
-    # routine, routine to refining): one addition and one reset of the months in stage for all three
-    advance = routinize | refine
-    stage += advance
-    np.putmask(stage, abandon, _ABANDONED)
-    advance |= abandon
-    np.putmask(ts.stage_steps, advance, 0)
-
+    # one compiled pass over the teachers (the same operations in the same order as the formula)
+    kernels.decide_loop(ts.stage, ts.stage_steps, ts.enthusiasm, ts.energy, ts.signal, ts.support_ref, ts.support,
+                        ts.capacity, ts.school, s.pressure, s.flexibility, quitting, draw, draw2,
+                        float(p.keep_threshold), float(p.abandon_exhaustion), float(p.abandon_base),
+                        float(p.abandon_poor_signal), float(p.abandon_pressure), float(p.abandon_support_loss),
+                        float(p.abandon_colleagues), float(p.abandon_routine_factor), float(p.min_prototype_steps),
+                        float(p.routinize_rate), float(p.refine_rate), float(p.disillusion))
 
 def plan(m: District) -> None:
     """Teachers of schools in their planning period build capacity."""
