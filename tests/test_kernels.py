@@ -102,10 +102,21 @@ def peer_learning_numpy(m):
         np.putmask(q, has, new)
 
 
+def allocate_support_numpy(m):
+    o, s, p, t, ts = m.office, m.schools_state, m.p, m.steps, m.teachers_state
+    active = s.active(t) & ~np.bool_(o.backed_away)
+    extra = (s.coaching * o.coaching_effect + p.principal.support_weight * s.leadership * o.pl_priority
+             + o.ci_effect * max(0.0, o.ci_engagement) * active + p.design_competition.support * (t < s.award_until))
+    s.extra_support[:] = extra
+    ts.support[:] = clip(ts.support_base + extra[ts.school] + processes.colleague_help(m), 0.0, 1.0)
+    ts.support_ref += (ts.support + s.flexibility[ts.school] - ts.support_ref) * p.teacher.support_memory
+
+
 def _state_bytes(m):
     ts = m.teachers_state
     return [getattr(ts, k).tobytes() for k in ("stage", "stage_steps", "focus", "surface", "depth", "energy",
-                                               "signal", "enthusiasm")] + [str(m.rng.bit_generator.state)]
+                                               "signal", "enthusiasm", "support", "support_ref")] + [
+        m.schools_state.extra_support.tobytes(), str(m.rng.bit_generator.state)]
 
 
 @pytest.mark.parametrize(("scenario", "overrides", "seed", "month"), [
@@ -129,6 +140,7 @@ def test_each_loop_gives_the_numpy_formulas_values_bit_for_bit(scenario, overrid
         "evaluate": lambda m: processes.evaluate(m, processes.judged_weight(m)),
         "decide": processes.decide,
         "peer_learning": processes.peer_learning,
+        "allocate_support": processes.allocate_support,
     }
     theirs = {
         "commit": commit_numpy,
@@ -137,6 +149,7 @@ def test_each_loop_gives_the_numpy_formulas_values_bit_for_bit(scenario, overrid
         "evaluate": lambda m: evaluate_numpy(m, processes.judged_weight(m)),
         "decide": decide_numpy,
         "peer_learning": peer_learning_numpy,
+        "allocate_support": allocate_support_numpy,
     }
     for name in ours:
         if name == "commit":  # some teachers must be exploring for commit to be exercised

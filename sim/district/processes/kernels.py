@@ -43,6 +43,22 @@ def _clip01(x):
 
 
 @njit(cache=True)
+def support_loop(support, support_ref, support_base, help_, extra, flexibility, school, memory):
+    """Support = clip(base + the school's extra + colleagues' help, 0, 1); the reference moves toward
+    support + flexibility."""
+    for i in range(support.size):
+        s = school[i]
+        x = support_base[i] + extra[s]
+        x = x + help_[i]
+        x = _clip01(x)
+        support[i] = x
+        r = x + flexibility[s]
+        r = r - support_ref[i]
+        r = r * memory
+        support_ref[i] = support_ref[i] + r
+
+
+@njit(cache=True)
 def commit_loop(stage, stage_steps, depth, surface, support, school, model_depth, model_surface, draw,
                 support_weight, rate, dropout, transfer):
     """Exploring teachers commit (to prototyping, from the school model's quality) or drop out."""

@@ -6,9 +6,10 @@ from __future__ import annotations
 import numpy as np
 
 from sim.district.calendar import monthly
-from sim.district.processes.common import _REFINING, _ROUTINE
 from sim.district.networks import neighbour_sums
-from sim.district.state import District, clip
+from sim.district.processes import kernels
+from sim.district.processes.common import _REFINING, _ROUTINE
+from sim.district.state import District
 
 
 def principal_turnover(m: District) -> None:
@@ -76,14 +77,9 @@ def allocate_support(m: District) -> None:
              + p.design_competition.support * (t < s.award_until))
     s.extra_support[:] = extra
     ts = m.teachers_state
-    support = ts.support_base + extra[ts.school]
-    support += colleague_help(m)
-    clip(support, 0.0, 1.0, out=ts.support)
-    np.add(ts.support, s.flexibility[ts.school], out=support)
-    support -= ts.support_ref
-    support *= m.p.teacher.support_memory
-    ts.support_ref += support
-
+    # one compiled pass over the teachers (the same operations in the same order as the formula)
+    kernels.support_loop(ts.support, ts.support_ref, ts.support_base, colleague_help(m), extra, s.flexibility,
+                         ts.school, float(m.p.teacher.support_memory))
 
 def effective_change_mgmt(m: District) -> np.ndarray:
     """Change management with the district's structured support for leaders (multiplicative)."""
