@@ -32,6 +32,30 @@ def test_comparison_helpers_give_numpys_values_signed_zeros_and_nan_included(n):
 
 # The numpy expressions of the formulas, written term by term in the docstrings' order.
 
+def judged_weight_numpy(m):
+    ts, s, p = m.teachers_state, m.schools_state, m.p
+    w = p.teacher.goal_weight * m.office.goal_clarity + (1 - p.teacher.goal_weight) * ts.support
+    return w * (1.0 - p.principal.open_dilution * s.openness * (1.0 - s.stance))[ts.school]
+
+
+def hire_numpy(m, idx):
+    ts, p, k = m.teachers_state, m.p.teacher, idx.size
+    traits = m.rng.standard_normal((4, k))
+    traits *= np.array([[p.capacity_sd], [p.autonomy_sd], [p.support_sd], [p.enthusiasm_sd]])
+    traits += np.array([[p.capacity_mean], [p.autonomy_mean], [p.support_mean], [p.enthusiasm_mean]])
+    np.minimum(np.maximum(traits, 0.0, out=traits), 1.0, out=traits)
+    ts.capacity[idx], ts.autonomy[idx], ts.support_base[idx], ts.enthusiasm[idx] = traits
+    mean = m.p.district.margin_share_mean
+    ts.margin_share[idx] = m.rng.beta(4 * mean + 1e-9, 4 * (1 - mean) + 1e-9, k) if 0 < mean < 1 else mean
+    ts.energy[idx], ts.stage[idx], ts.stage_steps[idx] = 1.0, 0, 0
+    ts.surface[idx], ts.depth[idx], ts.signal[idx], ts.focus[idx] = 0.0, 0.0, 0.0, p.focus_init
+    ts.support_ref[idx] = ts.support[idx] + m.schools_state.flexibility[ts.school[idx]]
+    ts.threshold[idx] = m.rng.normal(m.p.peers.threshold_mean, m.p.peers.threshold_sd, k)
+    ts.hired[idx] = m.steps
+    zone = m.schools_state.zone[ts.school[idx]]
+    ts.autonomy[idx[zone]] = np.minimum(1.0, ts.autonomy[idx[zone]] + m.p.autonomy_zone.autonomy_boost)
+
+
 def commit_numpy(m):
     ts, s, p = m.teachers_state, m.schools_state, m.p.teacher
     exploring = ts.stage == 1
@@ -115,7 +139,9 @@ def allocate_support_numpy(m):
 def _state_bytes(m):
     ts = m.teachers_state
     return [getattr(ts, k).tobytes() for k in ("stage", "stage_steps", "focus", "surface", "depth", "energy",
-                                               "signal", "enthusiasm", "support", "support_ref")] + [
+                                               "signal", "enthusiasm", "support", "support_ref", "capacity",
+                                               "autonomy", "support_base", "margin_share", "threshold",
+                                               "hired")] + [
         m.schools_state.extra_support.tobytes(), str(m.rng.bit_generator.state)]
 
 
@@ -124,6 +150,7 @@ def _state_bytes(m):
     ("henry_all_in", ["district.schools=12"], 4, 30),
     ("lake_backing_away", ["district.schools=20"], 5, 36),
     ("baseline", ["cop.enabled=true", "district.schools=10", "teacher.min_prototype_steps=2"], 6, 20),
+    ("autonomy_zone", ["district.schools=20", "teacher.focus_init=1"], 7, 15),
 ])
 def test_each_loop_gives_the_numpy_formulas_values_bit_for_bit(scenario, overrides, seed, month):
     """Mid-run states of several presets and sizes (models codified and imported, teachers in every
@@ -141,15 +168,17 @@ def test_each_loop_gives_the_numpy_formulas_values_bit_for_bit(scenario, overrid
         "decide": processes.decide,
         "peer_learning": processes.peer_learning,
         "allocate_support": processes.allocate_support,
+        "hire": lambda m: m.init_teachers(np.flatnonzero(m.rng.random(m.n_teachers) < 0.2)),
     }
     theirs = {
         "commit": commit_numpy,
-        "prototype": lambda m: prototype_numpy(m, processes.effort(m), processes.judged_weight(m)),
+        "prototype": lambda m: prototype_numpy(m, processes.effort(m), judged_weight_numpy(m)),
         "spend_energy": lambda m: energy_numpy(m, processes.effort(m)),
-        "evaluate": lambda m: evaluate_numpy(m, processes.judged_weight(m)),
+        "evaluate": lambda m: evaluate_numpy(m, judged_weight_numpy(m)),
         "decide": decide_numpy,
         "peer_learning": peer_learning_numpy,
         "allocate_support": allocate_support_numpy,
+        "hire": lambda m: hire_numpy(m, np.flatnonzero(m.rng.random(m.n_teachers) < 0.2)),
     }
     for name in ours:
         if name == "commit":  # some teachers must be exploring for commit to be exercised

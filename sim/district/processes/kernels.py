@@ -43,6 +43,39 @@ def _clip01(x):
 
 
 @njit(cache=True)
+def hire_loop(idx, traits, capacity, autonomy, support_base, enthusiasm, energy, stage, stage_steps, surface,
+              depth, signal, focus, support_ref, support, flexibility, school, hired, focus_init, step):
+    """New hires at ``idx``: their four traits (rows of ``traits``), full energy, no practice, the support
+    (and flexibility) their predecessor had as reference, hired now."""
+    for j in range(idx.size):
+        i = idx[j]
+        capacity[i] = traits[0, j]
+        autonomy[i] = traits[1, j]
+        support_base[i] = traits[2, j]
+        enthusiasm[i] = traits[3, j]
+        energy[i] = 1.0
+        stage[i] = _NON_USE
+        stage_steps[i] = 0
+        surface[i] = 0.0
+        depth[i] = 0.0
+        signal[i] = 0.0
+        focus[i] = focus_init
+        support_ref[i] = support[i] + flexibility[school[i]]
+        hired[i] = step
+
+
+@njit(cache=True)
+def judged_weight_loop(support, school, factor, base, by_support):
+    """w_i = (base + by_support * support_i) * factor_s."""
+    w = support.copy()
+    for i in range(support.size):
+        x = by_support * support[i]
+        x = base + x
+        w[i] = x * factor[school[i]]
+    return w
+
+
+@njit(cache=True)
 def support_loop(support, support_ref, support_base, help_, extra, flexibility, school, memory):
     """Support = clip(base + the school's extra + colleagues' help, 0, 1); the reference moves toward
     support + flexibility."""

@@ -124,9 +124,11 @@ def judged_weight(m: District) -> np.ndarray:
     opens without closing leaves each teacher to define PL, rigor to chance.
     """
     ts, s, p = m.teachers_state, m.schools_state, m.p
-    w = p.teacher.goal_weight * m.office.goal_clarity + (1 - p.teacher.goal_weight) * ts.support
     too_open = p.principal.open_dilution * s.openness * (1.0 - s.stance)
-    return w * (1.0 - too_open)[ts.school]
+    # per teacher in one compiled pass (the same operations in the same order as the formula)
+    return kernels.judged_weight_loop(ts.support, ts.school, 1.0 - too_open,
+                                      float(p.teacher.goal_weight * m.office.goal_clarity),
+                                      float(1 - p.teacher.goal_weight))
 
 
 def prototype(m: District, e: np.ndarray | None = None, w: np.ndarray | None = None) -> None:
