@@ -1,4 +1,4 @@
-"""The compiled per-teacher loops (sim/district/processes/kernels.py) give, bit for bit, what the numpy
+"""The compiled per-teacher loops (sim/district/kernels.py) give, bit for bit, what the numpy
 expressions of the processes' formulas give, draws included."""
 
 import copy
@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from sim.config import load_container
-from sim.district import processes
+from sim.district import metrics, processes
 from sim.district.model import DistrictModel
 from sim.district.networks import neighbour_sums
-from sim.district.processes.kernels import _clip01, _maximum
+from sim.district.kernels import _clip01, _maximum
 from sim.district.state import clip
 
 SPECIAL = [-0.0, 0.0, np.nan, np.inf, -np.inf, 5e-324, -5e-324, 0.3, -2.0, 1.0, 1.5]
@@ -136,6 +136,29 @@ def allocate_support_numpy(m):
     ts.support_ref += (ts.support + s.flexibility[ts.school] - ts.support_ref) * p.teacher.support_memory
 
 
+def model_adaptation_numpy(m):
+    ts, s = m.teachers_state, m.schools_state
+    has = s.model >= 0
+    rate = m.p.principal.model_adapt_rate * processes.adaptation_help(m)
+    idx = np.flatnonzero(ts.using & has[ts.school])
+    for q, target in ((ts.depth, s.model_depth), (ts.surface, s.model_surface)):
+        q[idx] += rate[ts.school[idx]] * np.maximum(0.0, target[ts.school[idx]] - q[idx])
+
+
+def metrics_numpy(m):
+    ts, n = m.teachers_state, m.n_teachers
+    using = ts.using
+    u = using.astype(float)
+    n_use = int(np.count_nonzero(using))
+    return {"deep_adoption": np.count_nonzero(using & (ts.depth >= m.p.metrics.depth_threshold)) / n,
+            "equity_gap": float(np.add.reduce(ts.depth * (1 - metrics.inclusion(m)) * u) / n),
+            "exploring_share": np.count_nonzero(ts.stage == 1) / n,
+            "abandoned_share": np.count_nonzero(ts.stage == 5) / n,
+            "mean_surface": float(np.add.reduce(ts.surface * u) / n_use) if n_use else 0.0,
+            "mean_depth": float(np.add.reduce(ts.depth * u) / n_use) if n_use else 0.0,
+            "teacher_adoption": n_use / n}
+
+
 def _state_bytes(m):
     ts = m.teachers_state
     return [getattr(ts, k).tobytes() for k in ("stage", "stage_steps", "focus", "surface", "depth", "energy",
@@ -169,6 +192,7 @@ def test_each_loop_gives_the_numpy_formulas_values_bit_for_bit(scenario, overrid
         "peer_learning": processes.peer_learning,
         "allocate_support": processes.allocate_support,
         "hire": lambda m: m.init_teachers(np.flatnonzero(m.rng.random(m.n_teachers) < 0.2)),
+        "model_adaptation": processes.model_adaptation,
     }
     theirs = {
         "commit": commit_numpy,
@@ -179,6 +203,7 @@ def test_each_loop_gives_the_numpy_formulas_values_bit_for_bit(scenario, overrid
         "peer_learning": peer_learning_numpy,
         "allocate_support": allocate_support_numpy,
         "hire": lambda m: hire_numpy(m, np.flatnonzero(m.rng.random(m.n_teachers) < 0.2)),
+        "model_adaptation": model_adaptation_numpy,
     }
     for name in ours:
         if name == "commit":  # some teachers must be exploring for commit to be exercised
@@ -187,4 +212,9 @@ def test_each_loop_gives_the_numpy_formulas_values_bit_for_bit(scenario, overrid
         ours[name](a)
         theirs[name](b)
         assert _state_bytes(a) == _state_bytes(b), name
-        assert _state_bytes(a) != _state_bytes(base), f"{name} changed nothing"
+        if name != "model_adaptation" or (base.schools_state.model >= 0).any():
+            assert _state_bytes(a) != _state_bytes(base), f"{name} changed nothing"
+    ours, theirs = metrics.district_metrics(base), metrics_numpy(base)
+    assert {k: v for k, v in ours.items() if k in theirs} == theirs
+    assert all(isinstance(ours[k], float) for k in theirs)
+    assert 0 < ours["mean_depth"] and 0 < ours["equity_gap"]

@@ -12,13 +12,11 @@ import scipy.sparse as sp
 from omegaconf import DictConfig
 
 from sim.config import ConfigError, load_container, to_params, validate
-from sim.district import metrics, processes
+from sim.district import kernels, metrics, processes
 from sim.district.agents import CentralOffice, Principal, Teacher, create_indexed
 from sim.district.networks import build_adjacency, to_networkx
-from sim.district.processes import kernels
 from sim.district.state import ModelRegistry, SchoolState, TeacherState, clip
 from sim.district.survey import traits_from_survey
-
 
 _COLUMNS = pd.Index(["step", *metrics.METRICS])  # of timeseries() (an Index is immutable: shared by every frame)
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim.district import kernels
 from sim.district.metrics import imported
 from sim.district.networks import neighbour_sums
-from sim.district.processes import kernels
 from sim.district.processes.principals import knowledge_reach
 from sim.district.state import District
 
@@ -53,13 +53,9 @@ def model_adaptation(m: District, copies: np.ndarray | None = None) -> None:
     if not has.any():
         return
     rate = m.p.principal.model_adapt_rate * adaptation_help(m, copies)
-    idx = (ts.using & has[ts.school]).nonzero()[0]  # users in schools with a model
-    school = ts.school[idx]
-    r = rate[school]
-    for q, target in ((ts.depth, s.model_depth), (ts.surface, s.model_surface)):
-        gap = target[school] - q[idx]
-        q[idx] += r * np.maximum(0.0, gap)
-
+    # one compiled pass over the users in schools with a model (the same operations in the same order)
+    kernels.model_adaptation_loop(ts.using, ts.school, has, rate, ts.depth, ts.surface, s.model_depth,
+                                  s.model_surface)
 
 def deepen_models(m: District, copies: np.ndarray | None = None) -> None:
     """Schools adapt and deepen an imported model with help: its quality here moves toward the quality it

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim.district import kernels
 from sim.district.calendar import monthly
 from sim.district.networks import neighbour_sums
-from sim.district.processes import kernels
 from sim.district.processes.common import _REFINING, _ROUTINE
 from sim.district.state import District
 

@@ -4,11 +4,12 @@ A standard step is dominated by per-call overhead: a rule written with numpy
 costs one call (and usually one temporary array) per operation, about 1-3
 microseconds each at 2,000 teachers. Each loop here applies one process's rule
 to every teacher in one pass. The formulas are those of the calling functions'
-docstrings (:mod:`sim.district.processes.teachers`, :mod:`~sim.district.processes.knowledge`),
-and every value is computed with the same floating-point operations in the
+docstrings (:mod:`sim.district.processes`, :func:`sim.district.metrics.district_metrics`,
+:meth:`sim.district.model.DistrictModel.init_teachers`), and every value is computed with the same floating-point operations in the
 same order as the numpy expressions they replace (no ``fastmath``, so no
 reassociation and no fused multiply-add), so results are bit for bit those of
-the numpy versions. Random draws stay in numpy, in the callers, in the same order.
+the numpy versions. Random draws stay in numpy, in the callers, in the same order, and so do sums over
+teachers (numpy adds pairwise): a loop here returns the terms, numpy adds them.
 
 Comparison helpers give numpy's results exactly, NaN and signed zeros included
 (checked in tests/test_kernels.py): ``np.maximum(a, b)`` is NaN if either is,
@@ -217,3 +218,37 @@ def peer_learning_loop(using, sums, surface, depth, rate):
                 v = _maximum(0.0, v)
                 v = v * rate
                 q[i] = q[i] + v
+
+
+@njit(cache=True)
+def model_adaptation_loop(using, school, has_model, rate, depth, surface, model_depth, model_surface):
+    """Users in a school with a model move toward the model's quality: q += rate_s * max(0, q_model_s - q)."""
+    for i in range(using.size):
+        s = school[i]
+        if using[i] and has_model[s]:
+            for q, target in ((depth, model_depth), (surface, model_surface)):
+                gap = target[s] - q[i]
+                q[i] = q[i] + rate[s] * _maximum(0.0, gap)
+
+
+@njit(cache=True)
+def metrics_terms(stage, using, depth, surface, inclusion, depth_threshold):
+    """Counts of users, deep users, explorers and teachers who gave up, and per teacher the terms of the
+    equity gap (depth * (1 - inclusion) for users) and of the users' mean surface and depth (0 for others)."""
+    n = stage.size
+    gap, surf, deep = inclusion.copy(), surface.copy(), depth.copy()
+    n_use = n_deep = n_exploring = n_abandoned = 0
+    for i in range(n):
+        u = 1.0 if using[i] else 0.0
+        gap[i] = depth[i] * (1.0 - inclusion[i]) * u
+        surf[i] = surface[i] * u
+        deep[i] = depth[i] * u
+        if using[i]:
+            n_use += 1
+            if depth[i] >= depth_threshold:
+                n_deep += 1
+        if stage[i] == _EXPLORING:
+            n_exploring += 1
+        elif stage[i] == _ABANDONED:
+            n_abandoned += 1
+    return n_use, n_deep, n_exploring, n_abandoned, gap, surf, deep
