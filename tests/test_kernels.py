@@ -159,13 +159,18 @@ def metrics_numpy(m):
             "teacher_adoption": n_use / n}
 
 
+def implementation_dip_numpy(m):
+    ts = m.teachers_state
+    m.schools_state.dip[:] = np.where(ts.stage == 2, 1.0 - ts.depth, 0.0).reshape(m.n_schools, -1).mean(1)
+
+
 def _state_bytes(m):
     ts = m.teachers_state
     return [getattr(ts, k).tobytes() for k in ("stage", "stage_steps", "focus", "surface", "depth", "energy",
                                                "signal", "enthusiasm", "support", "support_ref", "capacity",
                                                "autonomy", "support_base", "margin_share", "threshold",
                                                "hired")] + [
-        m.schools_state.extra_support.tobytes(), str(m.rng.bit_generator.state)]
+        m.schools_state.extra_support.tobytes(), m.schools_state.dip.tobytes(), str(m.rng.bit_generator.state)]
 
 
 @pytest.mark.parametrize(("scenario", "overrides", "seed", "month"), [
@@ -193,6 +198,7 @@ def test_each_loop_gives_the_numpy_formulas_values_bit_for_bit(scenario, overrid
         "allocate_support": processes.allocate_support,
         "hire": lambda m: m.init_teachers(np.flatnonzero(m.rng.random(m.n_teachers) < 0.2)),
         "model_adaptation": processes.model_adaptation,
+        "implementation_dip": lambda m: (processes.commit(m), processes.implementation_dip(m)),
     }
     theirs = {
         "commit": commit_numpy,
@@ -204,6 +210,7 @@ def test_each_loop_gives_the_numpy_formulas_values_bit_for_bit(scenario, overrid
         "allocate_support": allocate_support_numpy,
         "hire": lambda m: hire_numpy(m, np.flatnonzero(m.rng.random(m.n_teachers) < 0.2)),
         "model_adaptation": model_adaptation_numpy,
+        "implementation_dip": lambda m: (processes.commit(m), implementation_dip_numpy(m)),
     }
     for name in ours:
         if name == "commit":  # some teachers must be exploring for commit to be exercised

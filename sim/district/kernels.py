@@ -1,15 +1,19 @@
-"""Compiled per-teacher loops of the teachers' and knowledge processes (numba).
+"""Compiled per-teacher loops of the model's processes and metrics (numba).
 
 A standard step is dominated by per-call overhead: a rule written with numpy
 costs one call (and usually one temporary array) per operation, about 1-3
-microseconds each at 2,000 teachers. Each loop here applies one process's rule
-to every teacher in one pass. The formulas are those of the calling functions'
-docstrings (:mod:`sim.district.processes`, :func:`sim.district.metrics.district_metrics`,
-:meth:`sim.district.model.DistrictModel.init_teachers`), and every value is computed with the same floating-point operations in the
-same order as the numpy expressions they replace (no ``fastmath``, so no
-reassociation and no fused multiply-add), so results are bit for bit those of
-the numpy versions. Random draws stay in numpy, in the callers, in the same order, and so do sums over
-teachers (numpy adds pairwise): a loop here returns the terms, numpy adds them.
+microseconds each at 2,000 teachers. Each loop here applies one rule to every
+teacher in one pass. The formulas are those of the calling functions'
+docstrings (:mod:`sim.district.processes`,
+:func:`sim.district.metrics.district_metrics`,
+:meth:`sim.district.model.DistrictModel.init_teachers`), and every value is
+computed with the same floating-point operations in the same order as the
+numpy expressions they replace (no ``fastmath``, so no reassociation and no
+fused multiply-add), so results are bit for bit those of the numpy versions
+(tests/test_kernels.py; benchmarks/fingerprint.py compares whole runs).
+Random draws stay in numpy, in the callers, in the same order, and so do sums
+over teachers (numpy adds pairwise): a loop here returns the terms, numpy adds
+them.
 
 Comparison helpers give numpy's results exactly, NaN and signed zeros included
 (checked in tests/test_kernels.py): ``np.maximum(a, b)`` is NaN if either is,
@@ -221,14 +225,23 @@ def peer_learning_loop(using, sums, surface, depth, rate):
 
 
 @njit(cache=True)
-def model_adaptation_loop(using, school, has_model, rate, depth, surface, model_depth, model_surface):
+def model_adaptation_loop(stage, school, has_model, rate, depth, surface, model_depth, model_surface):
     """Users in a school with a model move toward the model's quality: q += rate_s * max(0, q_model_s - q)."""
-    for i in range(using.size):
+    for i in range(stage.size):
         s = school[i]
-        if using[i] and has_model[s]:
+        if _PROTOTYPING <= stage[i] <= _REFINING and has_model[s]:
             for q, target in ((depth, model_depth), (surface, model_surface)):
                 gap = target[s] - q[i]
                 q[i] = q[i] + rate[s] * _maximum(0.0, gap)
+
+
+@njit(cache=True)
+def dip_terms(stage, depth):
+    """Per teacher, [first, mechanical use] * (1 - depth)."""
+    out = depth.copy()
+    for i in range(stage.size):
+        out[i] = 1.0 - depth[i] if stage[i] == _PROTOTYPING else 0.0
+    return out
 
 
 @njit(cache=True)

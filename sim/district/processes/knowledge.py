@@ -54,8 +54,9 @@ def model_adaptation(m: District, copies: np.ndarray | None = None) -> None:
         return
     rate = m.p.principal.model_adapt_rate * adaptation_help(m, copies)
     # one compiled pass over the users in schools with a model (the same operations in the same order)
-    kernels.model_adaptation_loop(ts.using, ts.school, has, rate, ts.depth, ts.surface, s.model_depth,
+    kernels.model_adaptation_loop(ts.stage, ts.school, has, rate, ts.depth, ts.surface, s.model_depth,
                                   s.model_surface)
+
 
 def deepen_models(m: District, copies: np.ndarray | None = None) -> None:
     """Schools adapt and deepen an imported model with help: its quality here moves toward the quality it

@@ -3,6 +3,8 @@ and keeping, iterating or abandoning the practice."""
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
 from sim.district import kernels
@@ -24,9 +26,22 @@ def tie_share(count: np.ndarray, degree: np.ndarray) -> np.ndarray:
     """``count / degree`` per teacher, 0 for a teacher without ties (whose count is then 0).
 
     The same values as ``np.divide(count, degree, out=zeros, where=degree > 0)``; masked ufuncs
-    (``where=``) are several times slower at this size, and this runs every step.
+    (``where=``) are several times slower at this size, and this runs every step (twice).
     """
-    return count / np.where(degree > 0, degree, 1.0)
+    return count / _safe_degree(degree)
+
+
+_SAFE_DEGREE: list = [None, None]  # (weak reference to a degree array, its safe denominator)
+
+
+def _safe_degree(degree: np.ndarray) -> np.ndarray:
+    """``np.where(degree > 0, degree, 1.0)``, kept for the last degree array seen: a model's degrees
+    never change after its network is drawn, and this is asked for twice a step."""
+    ref, safe = _SAFE_DEGREE
+    if ref is None or ref() is not degree:
+        safe = np.where(degree > 0, degree, 1.0)
+        _SAFE_DEGREE[:] = [weakref.ref(degree), safe]
+    return safe
 
 
 def peer_exposure(m: District, using: np.ndarray) -> np.ndarray:
