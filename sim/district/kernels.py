@@ -216,12 +216,16 @@ def peer_learning_loop(using, sums, surface, depth, rate):
     for i in range(using.size):
         weight = sums[i, 0]
         if using[i] and weight > 0:
-            for q, k in ((surface, 1), (depth, 2)):
-                v = sums[i, k] / weight
-                v = v - q[i]
-                v = _maximum(0.0, v)
-                v = v * rate
-                q[i] = q[i] + v
+            v = sums[i, 1] / weight
+            v = v - surface[i]
+            v = _maximum(0.0, v)
+            v = v * rate
+            surface[i] = surface[i] + v
+            v = sums[i, 2] / weight
+            v = v - depth[i]
+            v = _maximum(0.0, v)
+            v = v * rate
+            depth[i] = depth[i] + v
 
 
 @njit(cache=True)
@@ -230,9 +234,10 @@ def model_adaptation_loop(stage, school, has_model, rate, depth, surface, model_
     for i in range(stage.size):
         s = school[i]
         if _PROTOTYPING <= stage[i] <= _REFINING and has_model[s]:
-            for q, target in ((depth, model_depth), (surface, model_surface)):
-                gap = target[s] - q[i]
-                q[i] = q[i] + rate[s] * _maximum(0.0, gap)
+            gap = model_depth[s] - depth[i]
+            depth[i] = depth[i] + rate[s] * _maximum(0.0, gap)
+            gap = model_surface[s] - surface[i]
+            surface[i] = surface[i] + rate[s] * _maximum(0.0, gap)
 
 
 @njit(cache=True)
