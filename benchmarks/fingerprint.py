@@ -29,6 +29,7 @@ SCENARIOS = ("baseline", "adult_learning", "autonomy_zone", "clear_problems", "c
              "design_competition", "flexibility", "henry_all_in", "key_person_km", "lake_backing_away",
              "vanguard_schools")
 SMALL = ["district.schools=8", "district.teachers_per_school=15", "steps=30"]
+SURVEY = "experiments/data/synthetic_baseline.csv"  # the example survey, relative to each tree
 
 
 def cases() -> list[tuple[str, list[str], list[str], int]]:
@@ -50,7 +51,7 @@ def cases() -> list[tuple[str, list[str], list[str], int]]:
         out.append((f"{sc} 1x40/s4", [sc], ["district.schools=1"], 4))
     out.append(("baseline 250 schools/s5", ["baseline"], ["district.schools=250"], 5))
     for seed in (0, 1):  # teachers initialized from the example survey (school-level trait draws at each hire)
-        out.append((f"survey init/s{seed}", ["baseline"], ["init.survey=experiments/data/synthetic_baseline.csv"], seed))
+        out.append((f"survey init/s{seed}", ["baseline"], [f"init.survey={SURVEY}"], seed))
     out.append(("henry 120x25/s6", ["henry_all_in"], ["district.schools=120", "district.teachers_per_school=25"], 6))
     for rule in ("simple", "complex", "threshold"):
         for gen in ("watts_strogatz", "erdos_renyi", "random_regular", "complete"):

@@ -30,6 +30,7 @@ def peer_learning(m: District) -> None:
     # one compiled pass over the users with ties (the same operations in the same order as the formula)
     kernels.peer_learning_loop(using, sums, ts.surface, ts.depth, float(rate))
 
+
 def adaptation_help(m: District, copies: np.ndarray | None = None) -> np.ndarray:
     """Per school, the help it has to adapt and deepen its model (0-1).
 

@@ -81,6 +81,7 @@ def allocate_support(m: District) -> None:
     kernels.support_loop(ts.support, ts.support_ref, ts.support_base, colleague_help(m), extra, s.flexibility,
                          ts.school, float(m.p.teacher.support_memory))
 
+
 def effective_change_mgmt(m: District) -> np.ndarray:
     """Change management with the district's structured support for leaders (multiplicative)."""
     return np.minimum(1.0, m.schools_state.change_mgmt * (1.0 + m.office.leader_support))

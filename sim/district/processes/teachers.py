@@ -123,6 +123,7 @@ def commit(m: District) -> None:
                         s.model_surface, draw, float(p.commit_support_weight), float(p.commit_rate),
                         float(p.explore_dropout), float(m.p.principal.model_transfer))
 
+
 def effort(m: District) -> np.ndarray:
     """Effort by stage (0 when not using)."""
     p = m.p.teacher
@@ -162,6 +163,7 @@ def prototype(m: District, e: np.ndarray | None = None, w: np.ndarray | None = N
     kernels.prototype_loop(e, w, ts.focus, ts.surface, ts.depth, ts.capacity, ts.support, float(p.focus_adapt),
                            float(p.learn_rate), float(p.learn_base), float(1 - p.quality_decay))
 
+
 def spend_energy(m: District, e: np.ndarray | None = None) -> None:
     """Effort without guidance drains energy; some recovers each month.
 
@@ -173,6 +175,7 @@ def spend_energy(m: District, e: np.ndarray | None = None) -> None:
     e = effort(m) if e is None else e
     # one compiled pass over the teachers (the same operations in the same order as the formula)
     kernels.energy_loop(ts.energy, e, ts.support, ts.margin_share, float(p.energy_drain), float(p.energy_recovery))
+
 
 def evaluate(m: District, w: np.ndarray | None = None) -> None:
     """Users judge their practice with a noisy signal.
@@ -186,6 +189,7 @@ def evaluate(m: District, w: np.ndarray | None = None) -> None:
     noise = m.rng.standard_normal(m.n_teachers)
     # one compiled pass over the teachers (the same operations in the same order as the formula)
     kernels.evaluate_loop(ts.signal, noise, w, ts.depth, ts.surface, ts.support, float(p.eval_noise))
+
 
 def quitting_colleagues(m: District) -> np.ndarray:
     """Tie-weighted share of each teacher's colleagues who gave up the practice."""
@@ -216,6 +220,7 @@ def decide(m: District) -> None:
                         float(p.abandon_poor_signal), float(p.abandon_pressure), float(p.abandon_support_loss),
                         float(p.abandon_colleagues), float(p.abandon_routine_factor), float(p.min_prototype_steps),
                         float(p.routinize_rate), float(p.refine_rate), float(p.disillusion))
+
 
 def plan(m: District) -> None:
     """Teachers of schools in their planning period build capacity."""
