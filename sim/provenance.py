@@ -12,7 +12,7 @@ from typing import Any
 
 from sim.config import REPO_ROOT
 
-PACKAGES = ("mesa", "numpy", "pandas", "networkx", "scipy", "hydra-core", "omegaconf", "matplotlib",
+PACKAGES = ("mesa", "numpy", "numba", "pandas", "networkx", "scipy", "hydra-core", "omegaconf", "matplotlib",
             "pyarrow", "tqdm")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from sim.district import kernels
 from sim.district.state import District, Stage, clip
 
 #: Columns of :func:`sim.simulate`, in order (``step`` first).
@@ -49,18 +50,19 @@ def district_metrics(m: District, using: np.ndarray | None = None, share: np.nda
     """All metrics of :data:`METRICS` for the model's current state (``using``, ``share``: the mask of
     users and :func:`school_use_share`, if the caller computed them already).
 
-    Computed every step, so written for speed: counts with ``count_nonzero``,
-    sums over users as masked products (not BLAS dot products, which may spin
-    up threads), per-school shares from a reshape, model counts by marking
-    registry ids instead of ``np.unique``.
+    Computed every step, so written for speed: the per-teacher counts and the terms of
+    the sums over users in one compiled pass (:func:`sim.district.kernels.metrics_terms`),
+    added by numpy (not BLAS dot products, which may spin up threads), per-school shares
+    from a reshape, model counts by marking registry ids instead of ``np.unique``.
     """
     ts, p = m.teachers_state, m.p.metrics
     n = ts.stage.size
     using = ts.using if using is None else using
-    u = using.astype(float)
     share = school_use_share(m, using) if share is None else share
     s = m.schools_state
-    n_use = int(np.count_nonzero(using))
+    # the counts and the per-teacher terms of the sums in one compiled pass; numpy adds the terms
+    n_use, n_deep, n_exploring, n_abandoned, gap, surf, deep = kernels.metrics_terms(
+        ts.stage, using, ts.depth, ts.surface, inclusion(m), float(p.depth_threshold))
     codified = replicated = replications = 0
     n_ids = max(len(m.registry.origin), int(s.model.max(initial=-1)) + 1)
     if n_ids:
@@ -74,22 +76,21 @@ def district_metrics(m: District, using: np.ndarray | None = None, share: np.nda
         mark[s.model[copies]] = True
         replicated = int(np.count_nonzero(mark))
         replications = int(np.count_nonzero(copies))
-    deep = using & (ts.depth >= p.depth_threshold)
     return {
         "teacher_adoption": n_use / n,
-        "deep_adoption": np.count_nonzero(deep) / n,
+        "deep_adoption": n_deep / n,
         "schoolwide_share": np.count_nonzero(share >= p.schoolwide_threshold) / share.size,
         "pilot_stall_share": np.count_nonzero((share > 0) & (share < p.stall_threshold)) / share.size,
         "codified_models": codified,
         "replicated_models": replicated,
         "replications": replications,
         "mean_exhaustion": float(1.0 - np.add.reduce(ts.energy) / n),
-        "equity_gap": float(np.add.reduce(ts.depth * (1 - inclusion(m)) * u) / n),
+        "equity_gap": float(np.add.reduce(gap) / n),
         "backed_away": int(m.office.backed_away),
-        "exploring_share": np.count_nonzero(ts.stage == int(Stage.EXPLORING)) / n,
-        "abandoned_share": np.count_nonzero(ts.stage == int(Stage.ABANDONED)) / n,
-        "mean_surface": float(np.add.reduce(ts.surface * u) / n_use) if n_use else 0.0,
-        "mean_depth": float(np.add.reduce(ts.depth * u) / n_use) if n_use else 0.0,
+        "exploring_share": n_exploring / n,
+        "abandoned_share": n_abandoned / n,
+        "mean_surface": float(np.add.reduce(surf) / n_use) if n_use else 0.0,
+        "mean_depth": float(np.add.reduce(deep) / n_use) if n_use else 0.0,
         "schools_implementing": int(np.count_nonzero(s.active(m.steps))),
     }
 

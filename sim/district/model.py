@@ -12,12 +12,11 @@ import scipy.sparse as sp
 from omegaconf import DictConfig
 
 from sim.config import ConfigError, load_container, to_params, validate
-from sim.district import metrics, processes
+from sim.district import kernels, metrics, processes
 from sim.district.agents import CentralOffice, Principal, Teacher, create_indexed
 from sim.district.networks import build_adjacency, to_networkx
-from sim.district.state import ModelRegistry, SchoolState, Stage, TeacherState, clip
+from sim.district.state import ModelRegistry, SchoolState, TeacherState, clip
 from sim.district.survey import traits_from_survey
-
 
 _COLUMNS = pd.Index(["step", *metrics.METRICS])  # of timeseries() (an Index is immutable: shared by every frame)
 
@@ -168,22 +167,18 @@ class DistrictModel(mesa.Model):
         traits *= np.array([[p.capacity_sd], [p.autonomy_sd], [p.support_sd], [p.enthusiasm_sd]])
         traits += np.array([[p.capacity_mean], [p.autonomy_mean], [p.support_mean], [p.enthusiasm_mean]])
         np.minimum(np.maximum(traits, 0.0, out=traits), 1.0, out=traits)
-        ts.capacity[idx], ts.autonomy[idx], ts.support_base[idx], ts.enthusiasm[idx] = traits
         m = self.p.district.margin_share_mean
         ts.margin_share[idx] = self.rng.beta(4 * m + 1e-9, 4 * (1 - m) + 1e-9, k) if 0 < m < 1 else m
-        ts.energy[idx] = 1.0
-        ts.stage[idx] = int(Stage.NON_USE)
-        ts.stage_steps[idx] = 0
-        ts.surface[idx] = 0.0
-        ts.depth[idx] = 0.0
-        ts.signal[idx] = 0.0
-        ts.focus[idx] = p.focus_init
-        ts.support_ref[idx] = ts.support[idx] + self.schools_state.flexibility[ts.school[idx]]
         ts.threshold[idx] = self.rng.normal(self.p.peers.threshold_mean, self.p.peers.threshold_sd, k)
-        ts.hired[idx] = self.steps
+        # the traits drawn, energy 1, no practice (stage NON_USE), focus_init, the support (and
+        # flexibility) the predecessor had as reference, hired now: one compiled pass over the new hires
+        kernels.hire_loop(idx, traits, ts.capacity, ts.autonomy, ts.support_base, ts.enthusiasm, ts.energy, ts.stage,
+                          ts.stage_steps, ts.surface, ts.depth, ts.signal, ts.focus, ts.support_ref, ts.support,
+                          self.schools_state.flexibility, ts.school, ts.hired, float(p.focus_init), int(self.steps))
+        school = ts.school[idx]
         for name, (mean, sd) in self.school_traits.items():
-            getattr(ts, name)[idx] = self.trait(mean[ts.school[idx]], sd[ts.school[idx]], k)
-        zone = self.schools_state.zone[ts.school[idx]]
+            getattr(ts, name)[idx] = self.trait(mean[school], sd[school], k)
+        zone = self.schools_state.zone[school]
         if zone.any():
             ts.autonomy[idx[zone]] = np.minimum(1.0, ts.autonomy[idx[zone]] + self.p.autonomy_zone.autonomy_boost)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim.district import kernels
 from sim.district.metrics import imported
 from sim.district.networks import neighbour_sums
 from sim.district.processes.principals import knowledge_reach
@@ -23,25 +24,11 @@ def peer_learning(m: District) -> None:
     x[:, 0] = using
     np.multiply(ts.surface, x[:, 0], out=x[:, 1])
     np.multiply(ts.depth, x[:, 0], out=x[:, 2])
-    sums = neighbour_sums(m.adjacency, x).T.copy()  # one contiguous row per quantity
-    weight = sums[0]
+    sums = neighbour_sums(m.adjacency, x)
     # the count of using colleagues, for next month's colleagues' help if no stage moves before it
-    m.users_ties = (m.adjacency, using, weight)
-    tied = weight > 0
-    has = using & tied
-    if not has.any():
-        return
-    # Computed for every teacher and kept where ``has`` (masked ufuncs, ``where=``, are several times
-    # slower at this size), in place in the formula's order, q + rate * max(0, sum / weight - q):
-    # where it is kept, each value is the same as when computed alone.
-    safe = np.where(tied, weight, 1.0)
-    for q, new in ((ts.surface, sums[1]), (ts.depth, sums[2])):
-        new /= safe
-        new -= q
-        np.maximum(0.0, new, out=new)
-        new *= rate
-        new += q
-        np.putmask(q, has, new)
+    m.users_ties = (m.adjacency, using, sums[:, 0])
+    # one compiled pass over the users with ties (the same operations in the same order as the formula)
+    kernels.peer_learning_loop(using, sums, ts.surface, ts.depth, float(rate))
 
 
 def adaptation_help(m: District, copies: np.ndarray | None = None) -> np.ndarray:
@@ -67,12 +54,9 @@ def model_adaptation(m: District, copies: np.ndarray | None = None) -> None:
     if not has.any():
         return
     rate = m.p.principal.model_adapt_rate * adaptation_help(m, copies)
-    idx = np.flatnonzero(ts.using & has[ts.school])  # users in schools with a model
-    school = ts.school[idx]
-    r = rate[school]
-    for q, target in ((ts.depth, s.model_depth), (ts.surface, s.model_surface)):
-        gap = target[school] - q[idx]
-        q[idx] += r * np.maximum(0.0, gap)
+    # one compiled pass over the users in schools with a model (the same operations in the same order)
+    kernels.model_adaptation_loop(ts.stage, ts.school, has, rate, ts.depth, ts.surface, s.model_depth,
+                                  s.model_surface)
 
 
 def deepen_models(m: District, copies: np.ndarray | None = None) -> None:

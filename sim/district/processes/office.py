@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim.district import kernels
 from sim.district.calendar import monthly
-from sim.district.processes.common import _PROTOTYPING, _most_ready, readiness
+from sim.district.processes.common import _most_ready, readiness
 from sim.district.state import District, clip
 
 
@@ -184,8 +185,7 @@ def implementation_dip(m: District) -> None:
     (the feedback that :func:`set_conditions` turns into pressure).
     """
     ts, s = m.teachers_state, m.schools_state
-    first_use = (ts.stage == _PROTOTYPING)
-    dip = np.where(first_use, 1.0 - ts.depth, 0.0).reshape(m.n_schools, -1)
+    dip = kernels.dip_terms(ts.stage, ts.depth).reshape(m.n_schools, -1)  # one compiled pass; numpy adds
     # the per-school mean as ndarray.mean computes it (sum, then divide by the count), without its overhead
     np.divide(np.add.reduce(dip, axis=1), dip.shape[1], out=s.dip)
 

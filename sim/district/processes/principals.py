@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim.district import kernels
 from sim.district.calendar import monthly
-from sim.district.processes.common import _REFINING, _ROUTINE
 from sim.district.networks import neighbour_sums
-from sim.district.state import District, clip
+from sim.district.processes.common import _REFINING, _ROUTINE
+from sim.district.state import District
 
 
 def principal_turnover(m: District) -> None:
@@ -49,7 +50,12 @@ def colleague_help(m: District) -> np.ndarray:
         n = memo[2]  # the same users over the same ties: the same sums (scipy's kernel, same order)
     else:
         n = neighbour_sums(m.adjacency, using.astype(float))
-    return p.help * -np.expm1(-p.help_reach * n)
+    # in place, in the formula's order (same operations and values, fewer temporaries)
+    help_ = np.multiply(-p.help_reach, n)
+    np.expm1(help_, out=help_)
+    np.negative(help_, out=help_)
+    help_ *= p.help
+    return help_
 
 
 def allocate_support(m: District) -> None:
@@ -71,13 +77,9 @@ def allocate_support(m: District) -> None:
              + p.design_competition.support * (t < s.award_until))
     s.extra_support[:] = extra
     ts = m.teachers_state
-    support = ts.support_base + extra[ts.school]
-    support += colleague_help(m)
-    clip(support, 0.0, 1.0, out=ts.support)
-    np.add(ts.support, s.flexibility[ts.school], out=support)
-    support -= ts.support_ref
-    support *= m.p.teacher.support_memory
-    ts.support_ref += support
+    # one compiled pass over the teachers (the same operations in the same order as the formula)
+    kernels.support_loop(ts.support, ts.support_ref, ts.support_base, colleague_help(m), extra, s.flexibility,
+                         ts.school, float(m.p.teacher.support_memory))
 
 
 def effective_change_mgmt(m: District) -> np.ndarray:

@@ -3,37 +3,45 @@ and keeping, iterating or abandoning the practice."""
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
+from sim.district import kernels
 from sim.district.calendar import monthly
-from sim.district.processes.common import (
-    _ABANDONED,
-    _EXPLORING,
-    _NON_USE,
-    _PROTOTYPING,
-    _REFINING,
-    _ROUTINE,
-    _move,
-)
 from sim.district.networks import neighbour_sums
-from sim.district.state import District, clip
+from sim.district.processes.common import _ABANDONED, _EXPLORING, _NON_USE, _move
+from sim.district.state import District
 
 
 def teacher_turnover(m: District) -> None:
     """Teachers leave with the monthly equivalent of ``teacher.turnover``; a new hire with
     fresh traits takes the classroom (counts are conserved)."""
-    leave = m.rng.random(m.n_teachers) < monthly(m.p.teacher.turnover)
-    if leave.any():
-        m.init_teachers(np.flatnonzero(leave))
+    leave = (m.rng.random(m.n_teachers) < monthly(m.p.teacher.turnover)).nonzero()[0]
+    if leave.size:
+        m.init_teachers(leave)
 
 
 def tie_share(count: np.ndarray, degree: np.ndarray) -> np.ndarray:
     """``count / degree`` per teacher, 0 for a teacher without ties (whose count is then 0).
 
     The same values as ``np.divide(count, degree, out=zeros, where=degree > 0)``; masked ufuncs
-    (``where=``) are several times slower at this size, and this runs every step.
+    (``where=``) are several times slower at this size, and this runs every step (twice).
     """
-    return count / np.where(degree > 0, degree, 1.0)
+    return count / _safe_degree(degree)
+
+
+_SAFE_DEGREE: list = [None, None]  # (weak reference to a degree array, its safe denominator)
+
+
+def _safe_degree(degree: np.ndarray) -> np.ndarray:
+    """``np.where(degree > 0, degree, 1.0)``, kept for the last degree array seen: a model's degrees
+    never change after its network is drawn, and this is asked for twice a step."""
+    ref, safe = _SAFE_DEGREE
+    if ref is None or ref() is not degree:
+        safe = np.where(degree > 0, degree, 1.0)
+        _SAFE_DEGREE[:] = [weakref.ref(degree), safe]
+    return safe
 
 
 def peer_exposure(m: District, using: np.ndarray) -> np.ndarray:
@@ -107,27 +115,13 @@ def commit(m: District) -> None:
     non-use with probability ``explore_dropout``.
     """
     ts, s, p = m.teachers_state, m.schools_state, m.p.teacher
-    exploring = ts.stage == _EXPLORING
-    if not exploring.any():
+    if not (ts.stage == _EXPLORING).any():
         return
     draw = m.rng.random(m.n_teachers)
-    # in place, in the formula's order (same operations and values, fewer temporaries)
-    prob = np.subtract(1.0, ts.support)
-    prob *= p.commit_support_weight
-    np.subtract(1.0, prob, out=prob)
-    prob *= p.commit_rate
-    go = exploring & (draw < prob)
-    cut = np.subtract(1, prob)
-    cut *= p.explore_dropout
-    cut += prob  # prob + (1 - prob) * explore_dropout
-    drop = exploring & ~go
-    drop &= draw < cut
-    transfer = m.p.principal.model_transfer
-    if go.any():
-        np.putmask(ts.depth, go, np.maximum(ts.depth, transfer * s.model_depth[ts.school]))
-        np.putmask(ts.surface, go, np.maximum(ts.surface, transfer * s.model_surface[ts.school]))
-    _move(ts, go, _PROTOTYPING)
-    _move(ts, drop, _NON_USE)
+    # one compiled pass over the teachers (the same operations in the same order as the formula)
+    kernels.commit_loop(ts.stage, ts.stage_steps, ts.depth, ts.surface, ts.support, ts.school, s.model_depth,
+                        s.model_surface, draw, float(p.commit_support_weight), float(p.commit_rate),
+                        float(p.explore_dropout), float(m.p.principal.model_transfer))
 
 
 def effort(m: District) -> np.ndarray:
@@ -146,9 +140,11 @@ def judged_weight(m: District) -> np.ndarray:
     opens without closing leaves each teacher to define PL, rigor to chance.
     """
     ts, s, p = m.teachers_state, m.schools_state, m.p
-    w = p.teacher.goal_weight * m.office.goal_clarity + (1 - p.teacher.goal_weight) * ts.support
     too_open = p.principal.open_dilution * s.openness * (1.0 - s.stance)
-    return w * (1.0 - too_open)[ts.school]
+    # per teacher in one compiled pass (the same operations in the same order as the formula)
+    return kernels.judged_weight_loop(ts.support, ts.school, 1.0 - too_open,
+                                      float(p.teacher.goal_weight * m.office.goal_clarity),
+                                      float(1 - p.teacher.goal_weight))
 
 
 def prototype(m: District, e: np.ndarray | None = None, w: np.ndarray | None = None) -> None:
@@ -162,30 +158,10 @@ def prototype(m: District, e: np.ndarray | None = None, w: np.ndarray | None = N
     """
     ts, p = m.teachers_state, m.p.teacher
     e = effort(m) if e is None else e
-    using = e > 0
     w = judged_weight(m) if w is None else w
-    # in place where the written formula allows it (same operations, same order, fewer temporaries)
-    tmp = np.subtract(w, ts.focus)
-    tmp *= p.focus_adapt
-    tmp += ts.focus
-    np.putmask(ts.focus, using, tmp)
-    gain = np.multiply(p.learn_rate, e)
-    gain *= ts.capacity
-    np.multiply(1 - p.learn_base, ts.support, out=tmp)
-    tmp += p.learn_base
-    gain *= tmp
-    focus, surface, depth = ts.focus, ts.surface, ts.depth
-    np.subtract(1, focus, out=tmp)
-    tmp *= gain
-    tmp *= np.subtract(1, surface)
-    surface += tmp
-    np.multiply(gain, focus, out=tmp)
-    tmp *= np.subtract(1, depth)
-    depth += tmp
-    idle = ~using
-    decay = 1 - p.quality_decay
-    np.putmask(surface, idle, surface * decay)
-    np.putmask(depth, idle, depth * decay)
+    # one compiled pass over the teachers (the same operations in the same order as the formula)
+    kernels.prototype_loop(e, w, ts.focus, ts.surface, ts.depth, ts.capacity, ts.support, float(p.focus_adapt),
+                           float(p.learn_rate), float(p.learn_base), float(1 - p.quality_decay))
 
 
 def spend_energy(m: District, e: np.ndarray | None = None) -> None:
@@ -196,9 +172,9 @@ def spend_energy(m: District, e: np.ndarray | None = None) -> None:
     computed it already.
     """
     ts, p = m.teachers_state, m.p.teacher
-    ts.energy -= p.energy_drain * (effort(m) if e is None else e) * (1 - ts.support) * (1 + ts.margin_share)
-    ts.energy += p.energy_recovery * (1 - ts.energy)
-    clip(ts.energy, 0.0, 1.0, out=ts.energy)
+    e = effort(m) if e is None else e
+    # one compiled pass over the teachers (the same operations in the same order as the formula)
+    kernels.energy_loop(ts.energy, e, ts.support, ts.margin_share, float(p.energy_drain), float(p.energy_recovery))
 
 
 def evaluate(m: District, w: np.ndarray | None = None) -> None:
@@ -210,18 +186,9 @@ def evaluate(m: District, w: np.ndarray | None = None) -> None:
     """
     ts, p = m.teachers_state, m.p.teacher
     w = judged_weight(m) if w is None else w
-    # in place, in the formula's order (same operations and values, fewer temporaries)
     noise = m.rng.standard_normal(m.n_teachers)
-    noise *= p.eval_noise
-    sd = np.multiply(0.5, ts.support)
-    np.subtract(1, sd, out=sd)
-    noise *= sd
-    signal = ts.signal
-    np.multiply(w, ts.depth, out=signal)
-    np.subtract(1, w, out=sd)
-    sd *= ts.surface
-    signal += sd
-    signal += noise
+    # one compiled pass over the teachers (the same operations in the same order as the formula)
+    kernels.evaluate_loop(ts.signal, noise, w, ts.depth, ts.surface, ts.support, float(p.eval_noise))
 
 
 def quitting_colleagues(m: District) -> np.ndarray:
@@ -243,42 +210,16 @@ def decide(m: District) -> None:
     ``refine_rate * capacity * support``. Abandoning costs ``disillusion`` of enthusiasm.
     """
     ts, s, p = m.teachers_state, m.schools_state, m.p.teacher
-    stage, school = ts.stage, ts.school
-    using = ts.using
-    poor = ts.signal < p.keep_threshold
-    # The hazard term by term in the order of the formula, accumulated in place: the same operations
-    # on the same values as the written-out sum, with fewer temporary arrays (this runs every step).
-    hazard = np.subtract(1.0, ts.energy)
-    np.square(hazard, out=hazard)  # (1 - energy) ** 2
-    hazard *= p.abandon_exhaustion
-    hazard += p.abandon_base
-    term = np.multiply(float(p.abandon_poor_signal), poor)  # a float array whatever the parameter's type
-    hazard += term
-    np.multiply(p.abandon_pressure, s.pressure[school], out=term)
-    hazard += term
-    np.subtract(ts.support_ref, ts.support, out=term)
-    term -= s.flexibility[school]
-    np.maximum(0.0, term, out=term)
-    term *= p.abandon_support_loss
-    hazard += term
-    term = quitting_colleagues(m)
-    term *= p.abandon_colleagues
-    hazard += term
-    hazard = np.where(stage >= _ROUTINE, hazard * p.abandon_routine_factor, hazard)
+    quitting = quitting_colleagues(m)
     draw = m.rng.random(m.n_teachers)
-    abandon = using & (draw < hazard)
     draw2 = m.rng.random(m.n_teachers)
-    kept = ~abandon
-    routinize = kept & (stage == _PROTOTYPING)
-    routinize &= ~poor
-    routinize &= ts.stage_steps >= p.min_prototype_steps
-    routinize &= draw2 < p.routinize_rate
-    refine = kept & (stage == _ROUTINE)
-    refine &= draw2 < p.refine_rate * ts.capacity * ts.support
-    np.putmask(ts.enthusiasm, abandon, ts.enthusiasm * (1 - p.disillusion))
-    _move(ts, abandon, _ABANDONED)
-    _move(ts, routinize, _ROUTINE)
-    _move(ts, refine, _REFINING)
+    # one compiled pass over the teachers (the same operations in the same order as the formula)
+    kernels.decide_loop(ts.stage, ts.stage_steps, ts.enthusiasm, ts.energy, ts.signal, ts.support_ref, ts.support,
+                        ts.capacity, ts.school, s.pressure, s.flexibility, quitting, draw, draw2,
+                        float(p.keep_threshold), float(p.abandon_exhaustion), float(p.abandon_base),
+                        float(p.abandon_poor_signal), float(p.abandon_pressure), float(p.abandon_support_loss),
+                        float(p.abandon_colleagues), float(p.abandon_routine_factor), float(p.min_prototype_steps),
+                        float(p.routinize_rate), float(p.refine_rate), float(p.disillusion))
 
 
 def plan(m: District) -> None:
