@@ -374,7 +374,7 @@ def check_npe(exp: Experiment, where: str) -> None:
              ("draws", n.draws >= 10, "an integer >= 10 (posterior draws kept)"),
              ("chunk", n.chunk >= 1, "an integer >= 1 (simulations saved per file)"),
              ("estimator", n.estimator in ESTIMATORS, f"one of {', '.join(ESTIMATORS)}"),
-             ("batch_size", 1 <= n.batch_size <= n.simulations, "an integer in [1, npe.simulations]"),
+             ("batch_size", n.batch_size >= 1, "an integer >= 1"),
              ("learning_rate", 0 < n.learning_rate < 1, "a number in (0, 1)"),
              ("stop_after_epochs", n.stop_after_epochs >= 1, "an integer >= 1"),
              ("max_epochs", n.max_epochs >= 0, "an integer >= 0 (0: no limit)"))

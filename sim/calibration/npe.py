@@ -178,6 +178,8 @@ class NpeFit:
 
 def train(exp: Experiment, theta: pd.DataFrame, x: pd.DataFrame) -> NpeFit:
     """Train sbi's NPE on (theta, x) with the experiment's settings, deterministically (seeded, fixed threads)."""
+    import contextlib
+    import io
     import logging
 
     from sbi.inference import NPE
@@ -194,9 +196,10 @@ def train(exp: Experiment, theta: pd.DataFrame, x: pd.DataFrame) -> NpeFit:
         inference = NPE(prior=prior, density_estimator=s.estimator, show_progress_bars=False, tracker=log)
         inference.append_simulations(torch.tensor(theta[list(exp.free)].to_numpy(), dtype=torch.float32),
                                      torch.tensor(x.to_numpy(float), dtype=torch.float32))
-        inference.train(training_batch_size=s.batch_size, learning_rate=s.learning_rate,
-                        stop_after_epochs=s.stop_after_epochs,
-                        max_num_epochs=s.max_epochs or 2**31 - 1, show_train_summary=False)
+        with contextlib.redirect_stdout(io.StringIO()):  # sbi prints "converged after N epochs"; we report it
+            inference.train(training_batch_size=s.batch_size, learning_rate=s.learning_rate,
+                            stop_after_epochs=s.stop_after_epochs,
+                            max_num_epochs=s.max_epochs or 2**31 - 1, show_train_summary=False)
         posterior = inference.build_posterior()
     epochs = int(inference.summary["epochs_trained"][-1]) if inference.summary.get("epochs_trained") else 0
     return NpeFit(posterior, log, epochs, time.perf_counter() - start)
