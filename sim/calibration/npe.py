@@ -70,7 +70,7 @@ def stored_simulations(folder: Path, names: list[str]) -> pd.DataFrame:
     frames = []
     for path in sorted(folder.glob("sims_*.csv")):
         try:
-            df = pd.read_csv(path, float_precision="round_trip")
+            df = pd.read_csv(path)
             frames.append(df.set_index("index")[names])
         except (ValueError, KeyError, UnicodeDecodeError, pd.errors.ParserError):
             continue  # written atomically, so only a file from elsewhere can be damaged: simulate it again
