@@ -34,6 +34,8 @@ METHODS = ("abc", "npe")
 #: sbi's density estimators for NPE: masked autoregressive flow (sbi's default), neural spline flow,
 #: mixture density network.
 ESTIMATORS = ("maf", "nsf", "mdn")
+#: The space NPE learns the parameters in: the logit space of their uniform priors, or as they are.
+NPE_TRANSFORMS = ("logit", "none")
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,8 @@ class NpeSettings:
     draws are kept; ``chunk`` simulations go to one file of ``DIR/simulations/``
     (how often work is saved; no effect on the result). The training settings are
     sbi's (``estimator``, ``batch_size``, ``learning_rate``, ``stop_after_epochs``;
-    defaults are sbi's own) and ``max_epochs`` (0: no limit, sbi's default).
+    defaults are sbi's own), ``max_epochs`` (0: no limit, sbi's default) and ``transform`` (``logit``:
+    the estimator learns the parameters in the logit space of their uniform priors; ``none``: as they are).
     """
 
     simulations: int = 4000
@@ -55,6 +58,7 @@ class NpeSettings:
     learning_rate: float = 5e-4
     stop_after_epochs: int = 20
     max_epochs: int = 0
+    transform: str = "logit"
 
 
 @dataclass(frozen=True)
@@ -151,7 +155,7 @@ _ABC_KEYS = {"population": int, "generations": int, "min_acceptance_rate": float
              "seed": int, "distance": str, "pilot": int, "quantile": float,
              "transition": str, "initial_epsilon": float}
 _NPE_KEYS = {"simulations": int, "draws": int, "seed": int, "chunk": int, "estimator": str, "batch_size": int,
-             "learning_rate": float, "stop_after_epochs": int, "max_epochs": int}
+             "learning_rate": float, "stop_after_epochs": int, "max_epochs": int, "transform": str}
 _EXECUTOR_KEYS = {"kind": str, "scheduling": str, "workers": int, "dask_address": str}
 
 
@@ -377,7 +381,8 @@ def check_npe(exp: Experiment, where: str) -> None:
              ("batch_size", n.batch_size >= 1, "an integer >= 1"),
              ("learning_rate", 0 < n.learning_rate < 1, "a number in (0, 1)"),
              ("stop_after_epochs", n.stop_after_epochs >= 1, "an integer >= 1"),
-             ("max_epochs", n.max_epochs >= 0, "an integer >= 0 (0: no limit)"))
+             ("max_epochs", n.max_epochs >= 0, "an integer >= 0 (0: no limit)"),
+             ("transform", n.transform in NPE_TRANSFORMS, f"one of {', '.join(NPE_TRANSFORMS)}"))
     for field, ok, allowed in rules:
         _need(ok, where, f"npe.{field} must be {allowed}; got {getattr(n, field)!r}.")
     normal = [k for k, p in exp.free.items() if p.kind != "uniform"]

@@ -174,27 +174,64 @@ class NpeFit:
     log: TrainingLog
     epochs: int
     seconds: float
+    transform: str = "logit"
+
+
+def _bounds(exp: Experiment) -> tuple[np.ndarray, np.ndarray]:
+    return (np.array([p.low for p in exp.free.values()], float), np.array([p.high for p in exp.free.values()], float))
+
+
+def to_unbounded(exp: Experiment, theta: np.ndarray) -> np.ndarray:
+    """Parameters in the logit space of their uniform priors: logit((theta - low) / (high - low))."""
+    low, high = _bounds(exp)
+    u = np.clip((theta - low) / (high - low), 1e-6, 1 - 1e-6)
+    return np.log(u) - np.log1p(-u)
+
+
+def from_unbounded(exp: Experiment, z: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`to_unbounded`: low + (high - low) * sigmoid(z), always inside the prior's box."""
+    low, high = _bounds(exp)
+    return low + (high - low) / (1.0 + np.exp(-z))
+
+
+def _prior(exp: Experiment, torch):
+    """sbi's prior: the box of the uniform priors, or (``logit``) its image in the unbounded space."""
+    from sbi.utils import BoxUniform
+
+    low, high = (torch.tensor(b, dtype=torch.float32) for b in _bounds(exp))
+    box = BoxUniform(low, high)
+    if exp.npe.transform == "none":
+        return box
+    from torch.distributions import AffineTransform, ComposeTransform, SigmoidTransform, TransformedDistribution
+
+    to_box = ComposeTransform([SigmoidTransform(), AffineTransform(low, high - low)])
+    return TransformedDistribution(box, [to_box.inv])
 
 
 def train(exp: Experiment, theta: pd.DataFrame, x: pd.DataFrame) -> NpeFit:
-    """Train sbi's NPE on (theta, x) with the experiment's settings, deterministically (seeded, fixed threads)."""
+    """Train sbi's NPE on (theta, x) with the experiment's settings, deterministically (seeded, fixed threads).
+
+    With ``npe.transform: logit`` (default) the estimator learns the parameters in the logit space of
+    their uniform priors and its draws are mapped back; with ``none`` it learns them as they are, inside
+    sbi's box prior (sbi's default), where a flow pulls a posterior that piles up at a prior bound away from it.
+    """
     import contextlib
     import io
     import logging
 
     from sbi.inference import NPE
-    from sbi.utils import BoxUniform
 
     logging.getLogger("sbi").setLevel(logging.ERROR)
     s = exp.npe
     start = time.perf_counter()
     with _torch_threads(TORCH_THREADS) as torch:
         torch.manual_seed(_torch_seed(exp, TRAIN_KEY))
-        prior = BoxUniform(torch.tensor([p.low for p in exp.free.values()], dtype=torch.float32),
-                           torch.tensor([p.high for p in exp.free.values()], dtype=torch.float32))
         log = TrainingLog([])
-        inference = NPE(prior=prior, density_estimator=s.estimator, show_progress_bars=False, tracker=log)
-        inference.append_simulations(torch.tensor(theta[list(exp.free)].to_numpy(), dtype=torch.float32),
+        inference = NPE(prior=_prior(exp, torch), density_estimator=s.estimator, show_progress_bars=False,
+                        tracker=log)
+        params = theta[list(exp.free)].to_numpy(float)
+        params = params if s.transform == "none" else to_unbounded(exp, params)
+        inference.append_simulations(torch.tensor(params, dtype=torch.float32),
                                      torch.tensor(x.to_numpy(float), dtype=torch.float32))
         with contextlib.redirect_stdout(io.StringIO()):  # sbi prints "converged after N epochs"; we report it
             inference.train(training_batch_size=s.batch_size, learning_rate=s.learning_rate,
@@ -202,7 +239,7 @@ def train(exp: Experiment, theta: pd.DataFrame, x: pd.DataFrame) -> NpeFit:
                             max_num_epochs=s.max_epochs or 2**31 - 1, show_train_summary=False)
         posterior = inference.build_posterior()
     epochs = int(inference.summary["epochs_trained"][-1]) if inference.summary.get("epochs_trained") else 0
-    return NpeFit(posterior, log, epochs, time.perf_counter() - start)
+    return NpeFit(posterior, log, epochs, time.perf_counter() - start, exp.npe.transform)
 
 
 def draw(exp: Experiment, fit: NpeFit, observed: dict[str, float]) -> pd.DataFrame:
@@ -210,7 +247,9 @@ def draw(exp: Experiment, fit: NpeFit, observed: dict[str, float]) -> pd.DataFra
     with _torch_threads(TORCH_THREADS) as torch:
         torch.manual_seed(_torch_seed(exp, SAMPLE_KEY))
         x_o = torch.tensor([list(observed.values())], dtype=torch.float32)
-        samples = fit.posterior.sample((exp.npe.draws,), x=x_o, show_progress_bars=False).numpy()
-    sample = pd.DataFrame(samples.astype(float), columns=list(exp.free))
+        samples = fit.posterior.sample((exp.npe.draws,), x=x_o, show_progress_bars=False).numpy().astype(float)
+    if fit.transform == "logit":
+        samples = from_unbounded(exp, samples)
+    sample = pd.DataFrame(samples, columns=list(exp.free))
     sample["weight"] = 1.0 / len(sample)
     return sample
