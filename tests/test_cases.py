@@ -61,7 +61,9 @@ def test_shipped_cases_file_has_the_published_items_with_sources():
     assert [by_id[f"henry_implementing_{y}"].step for y in (2015, 2016, 2017, 2018)] == [20, 30, 40, 50]
     # calibration and validation are disjoint, and Lake County is held out entirely
     assert all(t.use == "validation" for t in c.targets if t.scenario == "lake")
-    assert {t.scenario for t in c.select("calibration")} == {"initiative"}
+    assert {t.scenario for t in c.select("calibration")} == {"initiative", "henry_before"}
+    # Henry County's pre-grant schools are read before any school implements, not at step 0 (0 by construction)
+    assert by_id["henry_blended_before_grant"].step == 19 and by_id["henry_blended_before_grant"].use == "calibration"
     assert by_id["henry_never_backs_away"].use == "setup"  # its preset encodes it (backaway.enabled is false)
     for t in c.targets:
         assert t.source and "shared" not in t.source and ".txt" not in t.source

@@ -41,6 +41,12 @@ VARIANTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("both, with Henry County's coaching (half a staff member per school)",
      ("rollout.inactive_factor=1", "policy.test_pressure=0", "policy.pressure_dip=0",
       "policy.coaching_fte=0.5", "budget.fte_per_school=0.5")),
+    ("the nearest the model comes to a principal converting the school: school-wide principals whose "
+     "school model pulls the faculty in at the top of its range, in the preset",
+     ("principal.stance_mean=1", "principal.stance_sd=0", "principal.model_pull=1")),
+    ("the same, with both of the first two switched off",
+     ("rollout.inactive_factor=1", "policy.test_pressure=0", "policy.pressure_dip=0",
+      "principal.stance_mean=1", "principal.stance_sd=0", "principal.model_pull=1")),
 )
 
 
