@@ -34,8 +34,8 @@ METHODS = ("abc", "npe")
 #: sbi's density estimators for NPE: masked autoregressive flow (sbi's default), neural spline flow,
 #: mixture density network.
 ESTIMATORS = ("maf", "nsf", "mdn")
-#: The space NPE learns the parameters in: the logit space of their uniform priors, or as they are.
-NPE_TRANSFORMS = ("logit", "none")
+#: The space NPE learns the parameters in: as they are (sbi's default), or the logit space of their uniform priors.
+NPE_TRANSFORMS = ("none", "logit")
 
 
 @dataclass(frozen=True)
@@ -46,8 +46,9 @@ class NpeSettings:
     draws are kept; ``chunk`` simulations go to one file of ``DIR/simulations/``
     (how often work is saved; no effect on the result). The training settings are
     sbi's (``estimator``, ``batch_size``, ``learning_rate``, ``stop_after_epochs``;
-    defaults are sbi's own), ``max_epochs`` (0: no limit, sbi's default) and ``transform`` (``logit``:
-    the estimator learns the parameters in the logit space of their uniform priors; ``none``: as they are).
+    defaults are sbi's own), ``max_epochs`` (0: no limit, sbi's default) and ``transform`` (``none``,
+    sbi's default: the estimator learns the parameters as they are; ``logit``: in the logit space of their
+    uniform priors).
     """
 
     simulations: int = 4000
@@ -58,7 +59,7 @@ class NpeSettings:
     learning_rate: float = 5e-4
     stop_after_epochs: int = 20
     max_epochs: int = 0
-    transform: str = "logit"
+    transform: str = "none"
 
 
 @dataclass(frozen=True)
