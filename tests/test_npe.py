@@ -184,12 +184,13 @@ def _toy(args: tuple) -> dict[str, float]:
     return {"x1": a + e[0], "x2": b + e[1], "x3": a * b + e[2]}
 
 
-@pytest.mark.parametrize("seed, truth, transform", [(1, (0.1, 0.7), "none"), (2, (0.3, 0.2), "none"),
-                                                     (3, (0.2, 0.5), "none"), (4, (0.3, 0.4), "logit")])
+@pytest.mark.parametrize("transform", ["none", "logit"])
+@pytest.mark.parametrize("seed, truth", [(1, (0.1, 0.7)), (2, (0.3, 0.2)), (3, (0.2, 0.5))])
 def test_npe_recovers_known_values_of_a_toy_simulator(tmp_path, seed, truth, transform):
     """Readings with noise sd 0.05 (a twentieth of each prior's width, once scaled) pin both parameters: over three
-    seeds and truths (and with the parameters learnt in the logit space of their priors), the posterior median lies within 0.15 prior widths of the truth (3 noise sd) and the 90%
-    interval spans less than 0.4 of the prior width (the prior's own 90% interval spans 0.9 of it)."""
+    seeds and truths, with the parameters learnt as they are or in the logit space of their priors, the posterior
+    median lies within 0.15 prior widths of the truth (3 noise sd) and the 90% interval spans less than 0.4 of the
+    prior width (the prior's own 90% interval spans 0.9 of it)."""
     exp = load_experiment(str(npe_experiment(tmp_path, npe__simulations=400, npe__seed=seed, npe__max_epochs=0,
                                              npe__draws=200, npe__transform=transform)))
     names = ["x1", "x2", "x3"]
