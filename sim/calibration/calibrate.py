@@ -29,7 +29,7 @@ import math
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -250,14 +250,21 @@ def _abc(exp: Experiment, simulator: SurveySimulator, sampler, t: int, pilot: Pi
                         transitions=transition)
 
 
-def posterior_table(history, exp: Experiment, t: int | None = None) -> pd.DataFrame:
-    """Weighted mean and 5/50/95% quantiles of each free parameter in generation ``t`` (default: last)."""
+def history_sample(history, exp: Experiment, t: int | None = None) -> pd.DataFrame:
+    """The particles of ABC generation ``t`` (default: last) as a posterior sample: free parameters and ``weight``."""
+    df, w = history.get_distribution(m=0, t=t)
+    return df[list(exp.free)].reset_index(drop=True).assign(weight=np.asarray(w, float))
+
+
+def posterior_table(sample: pd.DataFrame, exp: Experiment) -> pd.DataFrame:
+    """Weighted mean and 5/50/95% quantiles of each free parameter of a posterior sample (column ``weight``)."""
     from pyabc.weighted_statistics import weighted_quantile
 
-    df, w = history.get_distribution(m=0, t=t)
+    w = sample["weight"].to_numpy(float)
+    w = w / w.sum()
     rows = []
     for key in exp.free:
-        x = df[key].to_numpy(float)
+        x = sample[key].to_numpy(float)
         rows.append({"parameter": key, "mean": float(np.sum(w * x)),
                      **{f"q{int(q * 100):02d}": float(weighted_quantile(x, w, alpha=q)) for q in (0.05, 0.5, 0.95)}})
     return pd.DataFrame(rows, columns=["parameter", "mean", "q05", "q50", "q95"])
@@ -291,10 +298,11 @@ class CalibrationResult:
 
     out: Path
     posterior: pd.DataFrame
-    generations: pd.DataFrame
+    generations: pd.DataFrame | None  # ABC generations (None for NPE)
     ppc: pd.DataFrame | None
     finished: bool
-    resumed_from: int
+    resumed_from: int  # ABC: finished generations found in out; NPE: stored prior simulations found in out
+    simulated: int = 0  # NPE: prior simulations run by this call
 
 
 def _state_file(out: Path) -> Path:
@@ -306,7 +314,7 @@ def check_resume(exp: Experiment, data: SurveyData | Cases, out: Path) -> int:
 
     Raises ConfigError if ``out`` holds a calibration of another experiment or survey.
     """
-    db, state = out / "history.db", _state_file(out)
+    db, state, sims = out / "history.db", _state_file(out), out / "simulations"
     if out.exists() and not out.is_dir():
         raise ConfigError(f"out={out} is a file; give a directory for the calibration's outputs.")
     if state.exists():
@@ -318,11 +326,14 @@ def check_resume(exp: Experiment, data: SurveyData | Cases, out: Path) -> int:
             what = "survey file" if mine["survey_sha256"] != theirs["survey_sha256"] else "experiment settings"
             raise ConfigError(
                 f"out={out} holds a calibration with a different {what} ({stored.get('experiment_file')}, "
-                f"{stored.get('survey')}); resuming needs the same survey and the same free/fixed parameters, "
-                "statistics, population, distance, pilot and seed. Choose another out= directory.")
-    elif db.exists():
-        raise ConfigError(f"{db} exists but {state.name} does not, so it cannot be resumed safely; choose "
-                          "another out= directory or remove the database.")
+                f"{stored.get('survey')}); resuming needs the same survey (or cases file) and the same "
+                + ("method, free/fixed parameters, statistics or targets and seed" if exp.method == "npe" else
+                   "method, free/fixed parameters, statistics, population, distance, pilot and seed")
+                + ". Choose another out= directory.")
+    elif db.exists() or sims.exists():
+        what = db if db.exists() else sims
+        raise ConfigError(f"{what} exists but {state.name} does not, so it cannot be resumed safely; choose "
+                          f"another out= directory or remove {what.name}.")
     if not db.exists():
         return 0
     import pyabc
@@ -339,7 +350,10 @@ def generations_done(history) -> int:
 def calibrate(survey: str | Path | None, experiment: str | Experiment, out: str | Path, *,
               generations: int | None = None,
               progress: bool = True, truth: dict[str, float] | None = None, **settings: Any) -> CalibrationResult:
-    """Fit an experiment's free parameters to a survey with ABC-SMC; resume if ``out`` holds a calibration.
+    """Fit an experiment's free parameters to a survey or cases file; resume if ``out`` holds a calibration.
+
+    The experiment's ``method`` decides how: ABC-SMC or rejection ABC with pyabc (``abc``), or neural
+    posterior estimation with sbi (``npe``, :func:`_calibrate_npe`).
 
     Parameters
     ----------
@@ -348,12 +362,13 @@ def calibrate(survey: str | Path | None, experiment: str | Experiment, out: str 
     experiment : str or Experiment
         Name in ``experiments/`` (or a YAML path, or a loaded experiment).
     out : path
-        Output directory; ``history.db`` there is the pyabc database.
+        Output directory; ``history.db`` there is the pyabc database (ABC), ``simulations/``
+        the prior simulations (NPE).
     generations : int, optional
-        Total generations to reach (default: the experiment's ``abc.generations``);
+        ABC: total generations to reach (default: the experiment's ``abc.generations``);
         a smaller number stops early, a later call continues.
     progress : bool
-        Print one line per generation.
+        Print one line per generation (ABC) or per saved chunk of simulations (NPE).
     truth : dict, optional
         Known true values (synthetic surveys): drawn in the figures and checked in ``truth.csv``.
     **settings
@@ -382,6 +397,9 @@ def calibrate(survey: str | Path | None, experiment: str | Experiment, out: str 
     out = Path(out)
     done = check_resume(exp, data, out)
     fresh = not _state_file(out).exists()
+    if exp.method == "npe":
+        return _calibrate_npe(exp, data, out, observed, simulator, print if progress else (lambda *a, **k: None),
+                              truth)
     out.mkdir(parents=True, exist_ok=True)
     if done == 0 and (out / "history.db").exists():
         (out / "history.db").unlink()  # a calibration interrupted before its first generation: start afresh
@@ -430,7 +448,7 @@ def calibrate(survey: str | Path | None, experiment: str | Experiment, out: str 
                 t = generations_done(history)
                 gens = generations_table(history)
                 last = gens.iloc[-1]
-                post = posterior_table(history, exp)
+                post = posterior_table(history_sample(history, exp), exp)
                 say(f"generation {t}/{total}: epsilon {last['epsilon']:.4g}, acceptance "
                     f"{last['acceptance_rate']:.1%} ({int(last['simulations'])} simulations), "
                     f"{time.perf_counter() - start:.0f} s; posterior median "
@@ -447,26 +465,75 @@ def calibrate(survey: str | Path | None, experiment: str | Experiment, out: str 
             finished = n >= exp.generations
             ppc = None
             if finished or stopped:
-                ppc = write_outputs(exp, data, out, history, simulator, observed, ex, truth=truth)
+                import importlib.metadata as md
+
+                gens = generations_table(history)
+                gens.to_csv(out / "generations.csv", index=False)
+                record = {"generations_done": int(len(gens)), "simulations": int(gens["simulations"].sum()),
+                          "max_simulations": exp.max_simulations, "pyabc": md.version("pyabc")}
+                ppc = write_outputs(exp, data, out, history_sample(history, exp), simulator, observed, ex,
+                                    truth=truth, record=record)
             else:
-                write_posterior(exp, out, history)
+                write_abc_posterior(exp, out, history)
                 say(f"Stopped after generation {n} of {exp.generations}: {out / 'posterior.csv'} "
                     "holds the posterior so far; rerun without generations= to continue.", flush=True)
     except KeyboardInterrupt:
         history = pyabc.History(url, create=False) if (out / "history.db").exists() else None
         n = generations_done(history) if history is not None else 0
         if n > 0:
-            write_posterior(exp, out, history)
+            write_abc_posterior(exp, out, history)
         raise CalibrationInterrupted(
             f"Interrupted: {n} finished generation(s) are saved in {out / 'history.db'}"
             + (f" (posterior so far in {out / 'posterior.csv'})" if n else "")
             + "; rerun the same command to resume.") from None
-    return CalibrationResult(out=out, posterior=posterior_table(history, exp), generations=generations_table(history),
+    return CalibrationResult(out=out, posterior=posterior_table(history_sample(history, exp), exp),
+                             generations=generations_table(history),
                              ppc=ppc, finished=finished, resumed_from=done)
 
 
 class CalibrationInterrupted(RuntimeError):
     """Ctrl-C during a calibration; what finished is saved."""
+
+
+def _calibrate_npe(exp: Experiment, data: SurveyData | Cases, out: Path, observed: dict[str, float],
+                   simulator: SurveySimulator | CaseSimulator, say: Callable,
+                   truth: dict[str, float] | None) -> CalibrationResult:
+    """Neural posterior estimation (:mod:`sim.calibration.npe`): prior simulations, training, draws, outputs."""
+    import importlib.metadata as md
+
+    from sim.calibration import npe
+
+    npe.require_sbi(str(exp.path))
+    out.mkdir(parents=True, exist_ok=True)
+    _write_state(exp, data, out, observed)
+    folder, names, n = out / npe.SIMULATIONS_DIR, list(observed), exp.npe.simulations
+    stored = len(npe.stored_simulations(folder, names).index.intersection(range(n)))
+    say(data.report())
+    say(f"Calibrating {len(exp.free)} parameters ({', '.join(exp.free)}) against {len(observed)} "
+        f"{'targets' if exp.cases else 'statistics'} with neural posterior estimation (sbi, {exp.npe.estimator}): "
+        f"{n} prior simulations, {exp.npe.draws} posterior draws, executor {exp.executor} "
+        f"({resolve_workers(exp.workers)} workers).", flush=True)
+    try:
+        with Executor(exp.executor, exp.workers, exp.dask_address) as ex:
+            theta, x = npe.simulate_prior(exp, _simulate, simulator, ex, folder, names, say)
+            say(f"training on {n} simulations ({npe.TORCH_THREADS} torch thread) ...", flush=True)
+            fit = npe.train(exp, theta, x)
+            fit.log.table().to_csv(out / "training.csv", index=False)
+            sample = npe.draw(exp, fit, observed)
+            post = posterior_table(sample, exp)
+            say(f"trained in {fit.epochs} epochs ({fit.seconds:.0f} s); posterior median "
+                + ", ".join(f"{r.parameter}={r.q50:.3g}" for r in post.itertuples()), flush=True)
+            record = {"simulations": n, "npe": {**asdict(exp.npe), "epochs_trained": fit.epochs,
+                                                "torch_threads": npe.TORCH_THREADS},
+                      "sbi": md.version("sbi"), "torch": md.version("torch")}
+            ppc = write_outputs(exp, data, out, sample, simulator, observed, ex, truth=truth, record=record)
+    except KeyboardInterrupt:
+        done = len(npe.stored_simulations(folder, names).index.intersection(range(n)))
+        raise CalibrationInterrupted(
+            f"Interrupted: {done} of {n} prior simulations are saved in {folder}; rerun the same command to "
+            "resume (only the missing simulations are run).") from None
+    return CalibrationResult(out=out, posterior=post, generations=None, ppc=ppc, finished=True,
+                             resumed_from=stored, simulated=n - stored)
 
 
 def _write_state(exp: Experiment, data: SurveyData | Cases, out: Path, observed: dict[str, float]) -> None:
@@ -482,32 +549,34 @@ def _write_state(exp: Experiment, data: SurveyData | Cases, out: Path, observed:
         out / "observed_statistics.csv", index=False)
 
 
-def write_posterior(exp: Experiment, out: Path, history) -> pd.DataFrame:
-    """``posterior.csv`` and ``posterior_sample.csv`` (particles and weights) of the last generation."""
-    post = posterior_table(history, exp)
+def write_posterior(exp: Experiment, out: Path, sample: pd.DataFrame) -> pd.DataFrame:
+    """``posterior.csv`` (:func:`posterior_table`) and ``posterior_sample.csv`` (draws and weights)."""
+    post = posterior_table(sample, exp)
     post.to_csv(out / "posterior.csv", index=False)
-    df, w = history.get_distribution(m=0)
-    sample = df[list(exp.free)].reset_index(drop=True)
-    sample["weight"] = np.asarray(w)
-    sample.to_csv(out / "posterior_sample.csv", index=False)
-    generations_table(history).to_csv(out / "generations.csv", index=False)
+    sample[[*exp.free, "weight"]].to_csv(out / "posterior_sample.csv", index=False)
     return post
 
 
-def posterior_predictive(exp: Experiment, history, simulator: SurveySimulator, observed: dict[str, float],
-                         ex: Executor) -> pd.DataFrame:
+def write_abc_posterior(exp: Experiment, out: Path, history) -> pd.DataFrame:
+    """The last ABC generation's posterior files, and ``generations.csv``."""
+    generations_table(history).to_csv(out / "generations.csv", index=False)
+    return write_posterior(exp, out, history_sample(history, exp))
+
+
+def posterior_predictive(exp: Experiment, sample: pd.DataFrame, simulator: SurveySimulator,
+                         observed: dict[str, float], ex: Executor) -> pd.DataFrame:
     """Survey statistics of ``predictive.draws`` runs from posterior draws against the observed ones.
 
     Columns: name, statistic, item, wave, observed, mean, q05, q95, inside_90 (observed within
     the 5-95% predictive interval), p_upper (share of runs at or above the observed value).
     """
-    df, w = history.get_distribution(m=0)
+    w = sample["weight"].to_numpy(float)
     ss = np.random.SeedSequence(exp.seed, spawn_key=(_PPC_KEY,))
     pick_ss, sim_ss = ss.spawn(2)
     rng = np.random.default_rng(pick_ss)
-    idx = rng.choice(len(df), size=exp.predictive_draws, p=np.asarray(w) / np.sum(w))
+    idx = rng.choice(len(sample), size=exp.predictive_draws, p=w / w.sum())
     seeds = sim_ss.generate_state(exp.predictive_draws).tolist()
-    tasks = [(simulator, {k: float(df[k].iloc[i]) for k in exp.free}, s) for i, s in zip(idx, seeds)]
+    tasks = [(simulator, {k: float(sample[k].iloc[i]) for k in exp.free}, s) for i, s in zip(idx, seeds)]
     sims = pd.DataFrame(ex.map(simulate_statistics, tasks))
     rows = []
     for name, obs in observed.items():
@@ -518,50 +587,49 @@ def posterior_predictive(exp: Experiment, history, simulator: SurveySimulator, o
     return pd.DataFrame(rows)
 
 
-def cases_predictive(exp: Experiment, cases: Cases, history, ex: Executor) -> pd.DataFrame:
+def cases_predictive(exp: Experiment, cases: Cases, sample: pd.DataFrame, ex: Executor) -> pd.DataFrame:
     """Posterior-predictive check of every target of the cases file (held-out ones included)."""
     from sim.calibration.cases import posterior_draws, predictive_check
 
-    df, w = history.get_distribution(m=0)
-    sample = df[list(exp.free)].reset_index(drop=True).assign(weight=np.asarray(w))
-    draws = posterior_draws(sample, exp.predictive_draws, exp.seed)
+    draws = posterior_draws(sample[[*exp.free, "weight"]], exp.predictive_draws, exp.seed)
     sim = make_case_simulator(cases, ("calibration", "validation", "setup"), exp.fixed, deviations=False)
     sims = pd.DataFrame(ex.map(simulate_targets, [(sim, p, s) for p, s in zip(draws.params, draws.seeds)]))
     return predictive_check(cases, sims)
 
 
-def write_outputs(exp: Experiment, data: SurveyData | Cases, out: Path, history,
+def write_outputs(exp: Experiment, data: SurveyData | Cases, out: Path, sample: pd.DataFrame,
                   simulator: SurveySimulator | CaseSimulator,
-                  observed: dict[str, float], ex: Executor, truth: dict[str, float] | None = None
-                  ) -> pd.DataFrame | None:
-    """Posterior table and sample, figures, posterior predictive check, truth check and provenance."""
+                  observed: dict[str, float], ex: Executor, truth: dict[str, float] | None = None,
+                  record: dict[str, Any] | None = None) -> pd.DataFrame | None:
+    """Posterior table and sample, figures, posterior predictive check, truth check and provenance.
+
+    ``sample``: the posterior draws (free parameters and ``weight``) of either method; ``record``: what
+    the method adds to ``provenance.yaml`` (simulations, its package versions, ...).
+    """
     from sim.calibration import plots as plots
     from sim.provenance import provenance
 
-    post = write_posterior(exp, out, history)
-    df, w = history.get_distribution(m=0)
-    plots.marginals(df, np.asarray(w), exp, out / "marginals.png", truth=truth)
-    plots.pairs(df, np.asarray(w), exp, out / "pairs.png", truth=truth)
+    post = write_posterior(exp, out, sample)
+    w = sample["weight"].to_numpy(float)
+    plots.marginals(sample[list(exp.free)], w, exp, out / "marginals.png", truth=truth)
+    plots.pairs(sample[list(exp.free)], w, exp, out / "pairs.png", truth=truth)
     ppc = None
     if exp.predictive_draws > 0 and isinstance(data, Cases):
-        ppc = cases_predictive(exp, data, history, ex)
+        ppc = cases_predictive(exp, data, sample, ex)
         ppc.to_csv(out / "cases_ppc.csv", index=False)
     elif exp.predictive_draws > 0:
-        ppc = posterior_predictive(exp, history, simulator, observed, ex)
+        ppc = posterior_predictive(exp, sample, simulator, observed, ex)
         ppc.to_csv(out / "ppc.csv", index=False)
         plots.predictive_check(ppc, out / "ppc.png")
     if truth:
         check = post.assign(true=[truth.get(p, np.nan) for p in post["parameter"]])
         check["inside_90"] = (check["q05"] <= check["true"]) & (check["true"] <= check["q95"])
         check.to_csv(out / "truth.csv", index=False)
-    gens = generations_table(history)
-    import importlib.metadata as md
-
-    meta = provenance(seed=exp.seed, experiment=str(exp.path), experiment_settings=exp.fingerprint(),
-                      survey=str(data.path), survey_sha256=data.sha256, generations_done=int(len(gens)),
-                      simulations=int(gens["simulations"].sum()), executor=exp.executor, scheduling=exp.scheduling,
+    meta = provenance(seed=exp.seed, method=exp.method, experiment=str(exp.path),
+                      experiment_settings=exp.fingerprint(), survey=str(data.path), survey_sha256=data.sha256,
+                      **(record or {}), executor=exp.executor, scheduling=exp.scheduling,
                       workers=resolve_workers(exp.workers), predictive_draws=exp.predictive_draws,
-                      max_simulations=exp.max_simulations, truth=truth or None, pyabc=md.version("pyabc"))
+                      truth=truth or None)
     (out / "provenance.yaml").write_text(yaml.safe_dump(meta, sort_keys=False))
     return ppc
 
@@ -577,7 +645,8 @@ class CalibrateArgs:
     ``executor`` (processes, dask, single), ``scheduling`` (static, dynamic),
     ``workers`` (0: all cores), ``dask_address`` (empty: a local cluster),
     ``draws`` (posterior predictive runs), ``max_simulations`` (no generation
-    starts that would take the ABC generations past it; 0: no limit),
+    starts that would take the ABC generations past it; 0: no limit), ``method``
+    (``abc`` or ``npe``),
     ``truth`` (YAML file of known true values, for synthetic surveys),
     ``progress``.
     """
@@ -592,6 +661,7 @@ class CalibrateArgs:
     dask_address: str | None = None
     draws: int | None = None
     max_simulations: int | None = None
+    method: str | None = None
     truth: str | None = None
     progress: bool = True
 
@@ -599,9 +669,11 @@ class CalibrateArgs:
 HELP = """
 Usage: sim-calibrate experiment=NAME out=DIR [survey=CSV] [setting=value ...] [model.parameter=value ...]
 
-Fits the experiment's free parameters with ABC-SMC (pyabc) to a teacher survey
-(survey=CSV) or to the documented cases' patterns (experiment=calibrate_cases),
-generation by generation (a rerun resumes), then writes the posterior, a
+Fits the experiment's free parameters to a teacher survey (survey=CSV) or to
+the documented cases' patterns (experiment=calibrate_cases) with the
+experiment's method: ABC-SMC or rejection ABC (pyabc), generation by
+generation, or neural posterior estimation (sbi) on prior simulations saved
+as they finish (a rerun resumes either), then writes the posterior, a
 posterior predictive check and plots to out=DIR.
 
 Calibration experiments: {experiments}
@@ -611,6 +683,7 @@ Settings:
   max_simulations=N   stop before a generation would pass N simulations
   workers=N           processes (0: all cores); executor=dask dask_address=HOST:PORT
   draws=N             posterior predictive runs
+  method=abc|npe      override the experiment's method (npe needs pip install -e ".[npe]")
   truth=FILE          known true values (synthetic surveys)
   progress=false      hide the progress display
 Model settings (added to the experiment's fixed values), e.g.
@@ -680,7 +753,8 @@ def read_truth(path: str | None) -> dict[str, float] | None:
 def _settings(values: dict[str, Any]) -> dict[str, Any]:
     return {"executor": values.get("executor"), "scheduling": values.get("scheduling"),
             "workers": values.get("workers"), "dask_address": values.get("dask_address"),
-            "predictive_draws": values.get("draws"), "max_simulations": values.get("max_simulations")}
+            "predictive_draws": values.get("draws"), "max_simulations": values.get("max_simulations"),
+            "method": values.get("method")}
 
 
 def check_inputs(values: dict[str, Any]) -> None:
@@ -688,6 +762,10 @@ def check_inputs(values: dict[str, Any]) -> None:
     exp = with_model_settings(load_experiment(values["experiment"]), values.get("model", []))
     exp = replace(exp, **{k: v for k, v in _settings(values).items() if v is not None})
     check_settings(exp, "command line")
+    if exp.method == "npe":
+        from sim.calibration.npe import require_sbi
+
+        require_sbi(str(exp.path))
     data = observations(exp, values.get("survey"))
     if values.get("generations") is not None and values["generations"] < 1:
         raise ConfigError(f"generations must be >= 1; got {values['generations']}.")
@@ -708,7 +786,8 @@ MODEL_SETTINGS: list[str] = []
 def _hydra_app(cfg) -> None:
     values = {k: v for k, v in OmegaConf.to_container(cfg).items() if v is not None}
     values["model"] = list(MODEL_SETTINGS)
-    kept = f"Finished generations are kept in {values['out']}; the same command resumes the calibration."
+    kept = (f"Finished work (ABC generations, or NPE prior simulations) is kept in {values['out']}; the same "
+            "command resumes the calibration.")
     with machine_failures("sim-calibrate", kept):
         _calibrate_app(values)
 
@@ -725,10 +804,12 @@ def _calibrate_app(values: dict[str, Any]) -> None:
     except ConfigError as exc:
         print(f"sim-calibrate: {exc}", file=sys.stderr)
         raise SystemExit(EXIT_BAD_INPUT) from None
-    ppc = ("cases_ppc.csv, targets.csv" if (Path(values["out"]) / "targets.csv").exists()
+    out = Path(values["out"])
+    ppc = ("cases_ppc.csv, targets.csv" if (out / "targets.csv").exists()
            else "ppc.csv, ppc.png, observed_statistics.csv")
-    print(f"Wrote {values['out']}/: posterior.csv, posterior_sample.csv, generations.csv, marginals.png, pairs.png, "
-          f"{ppc}, calibration.yaml, provenance.yaml, history.db")
+    own = ("training.csv, simulations/" if (out / "training.csv").exists() else "generations.csv, history.db")
+    print(f"Wrote {values['out']}/: posterior.csv, posterior_sample.csv, marginals.png, pairs.png, "
+          f"{ppc}, {own}, calibration.yaml, provenance.yaml")
 
 
 def main() -> None:

@@ -29,6 +29,37 @@ DISTANCES = ("regression", "adaptive", "pattern")
 #: population) or LocalTransition (a covariance per particle from its nearest neighbours, for narrow or
 #: curved posteriors, where one global kernel gives very uneven importance weights).
 TRANSITIONS = ("normal", "local")
+#: How the posterior is found: rejection ABC / ABC-SMC with pyabc, or neural posterior estimation with sbi.
+METHODS = ("abc", "npe")
+#: sbi's density estimators for NPE: masked autoregressive flow (sbi's default), neural spline flow,
+#: mixture density network.
+ESTIMATORS = ("maf", "nsf", "mdn")
+#: The space NPE learns the parameters in: as they are (sbi's default), or the logit space of their uniform priors.
+NPE_TRANSFORMS = ("none", "logit")
+
+
+@dataclass(frozen=True)
+class NpeSettings:
+    """The ``npe:`` section of an experiment (neural posterior estimation; docs/calibration.md).
+
+    ``simulations`` prior simulations train the estimator; ``draws`` posterior
+    draws are kept; ``chunk`` simulations go to one file of ``DIR/simulations/``
+    (how often work is saved; no effect on the result). The training settings are
+    sbi's (``estimator``, ``batch_size``, ``learning_rate``, ``stop_after_epochs``;
+    defaults are sbi's own), ``max_epochs`` (0: no limit, sbi's default) and ``transform`` (``none``,
+    sbi's default: the estimator learns the parameters as they are; ``logit``: in the logit space of their
+    uniform priors).
+    """
+
+    simulations: int = 4000
+    draws: int = 300
+    chunk: int = 200
+    estimator: str = "maf"
+    batch_size: int = 200
+    learning_rate: float = 5e-4
+    stop_after_epochs: int = 20
+    max_epochs: int = 0
+    transform: str = "none"
 
 
 @dataclass(frozen=True)
@@ -82,9 +113,20 @@ class Experiment:
     transition: str = "normal"
     initial_epsilon: float | None = None
     cases: str = ""
+    method: str = "abc"
+    npe: NpeSettings = NpeSettings()
 
     def fingerprint(self) -> dict[str, Any]:
-        """What a resumed calibration must share with the stored one (not how it is executed)."""
+        """What a resumed calibration must share with the stored one (not how it is executed).
+
+        For NPE: what the stored prior simulations depend on (parameters, what is compared, seed); the
+        number of simulations and the training settings may change (more simulations continue the stored ones).
+        """
+        if self.method == "npe":
+            return {"method": "npe", "scenario": list(self.scenario), "fixed": dict(self.fixed),
+                    "free": {k: asdict(v) for k, v in self.free.items()},
+                    "statistics": {k: list(v) for k, v in self.statistics.items()}, "seed": self.seed,
+                    **({"cases": self.cases} if self.cases else {})}
         return {"scenario": list(self.scenario), "fixed": dict(self.fixed),
                 "free": {k: asdict(v) for k, v in self.free.items()},
                 "statistics": {k: list(v) for k, v in self.statistics.items()}, "population": self.population,
@@ -108,10 +150,13 @@ def _override_value(v: Any) -> str:
     return str(v)
 
 
-_EXPERIMENT_KEYS = {"description", "scenario", "fixed", "free", "statistics", "cases", "abc", "executor", "predictive"}
+_EXPERIMENT_KEYS = {"description", "scenario", "fixed", "free", "statistics", "cases", "method", "abc", "npe",
+                    "executor", "predictive"}
 _ABC_KEYS = {"population": int, "generations": int, "min_acceptance_rate": float, "max_simulations": int,
              "seed": int, "distance": str, "pilot": int, "quantile": float,
              "transition": str, "initial_epsilon": float}
+_NPE_KEYS = {"simulations": int, "draws": int, "seed": int, "chunk": int, "estimator": str, "batch_size": int,
+             "learning_rate": float, "stop_after_epochs": int, "max_epochs": int, "transform": str}
 _EXECUTOR_KEYS = {"kind": str, "scheduling": str, "workers": int, "dask_address": str}
 
 
@@ -254,9 +299,11 @@ def load_experiment(name: str) -> Experiment:
     abc = raw.get("abc") or {}
     ex = raw.get("executor") or {}
     pred = raw.get("predictive") or {}
+    npe = raw.get("npe") or {}
     values: dict[str, Any] = {}
+    npe_values: dict[str, Any] = {}
     for section, allowed, d in (("abc", _ABC_KEYS, abc), ("executor", _EXECUTOR_KEYS, ex),
-                                ("predictive", {"draws": int}, pred)):
+                                ("predictive", {"draws": int}, pred), ("npe", _NPE_KEYS, npe)):
         _need(isinstance(d, dict), where, f"'{section}' must be a mapping.")
         extra = set(d) - set(allowed)
         _need(not extra, where, f"unknown field(s) {', '.join(sorted(extra))} in '{section}'; allowed: "
@@ -266,11 +313,21 @@ def load_experiment(name: str) -> Experiment:
                 v = d[k]
                 ok = isinstance(v, str) if typ is str else (_is_int(v) if typ is int else _number(v))
                 _need(ok, where, f"'{section}.{k}' must be {'text' if typ is str else typ.__name__}; got {v!r}.")
-                values[{"kind": "executor", "draws": "predictive_draws"}.get(k, k)] = v
+                if section == "npe" and k != "seed":
+                    npe_values[k] = float(v) if typ is float else v
+                elif section == "npe":
+                    _need(abc.get("seed", v) == v, where, f"'npe.seed' ({v}) and 'abc.seed' ({abc.get('seed')}) "
+                          "differ; an experiment has one seed (give it in either section, or the same in both).")
+                    values["seed"] = v
+                else:
+                    values[{"kind": "executor", "draws": "predictive_draws"}.get(k, k)] = v
+    method = raw.get("method", "abc")
+    _need(method in METHODS, where, f"'method' is {method!r}; allowed: {', '.join(METHODS)} (rejection ABC or "
+                                    "ABC-SMC with pyabc, or neural posterior estimation with sbi).")
     if cases:
         values.setdefault("distance", "pattern")
     exp = Experiment(name=path.stem, path=path, scenario=scenario, fixed=dict(fixed), free=free,
-                     statistics=stats, cases=cases, **values)
+                     statistics=stats, cases=cases, method=method, npe=NpeSettings(**npe_values), **values)
     check_settings(exp, where)
     try:
         if cases:
@@ -310,3 +367,25 @@ def check_settings(exp: Experiment, where: str) -> None:
           f"executor.scheduling is {exp.scheduling!r}; allowed: {', '.join(SCHEDULING)}.")
     _need(exp.workers >= 0, where, f"executor.workers must be >= 0 (0: all cores); got {exp.workers}.")
     _need(exp.predictive_draws >= 0, where, f"predictive.draws must be >= 0; got {exp.predictive_draws}.")
+    _need(exp.method in METHODS, where, f"method is {exp.method!r}; allowed: {', '.join(METHODS)}.")
+    if exp.method == "npe":
+        check_npe(exp, where)
+
+
+def check_npe(exp: Experiment, where: str) -> None:
+    """Validate the ``npe:`` settings of an experiment whose method is ``npe``."""
+    n = exp.npe
+    rules = (("simulations", n.simulations >= 100, "an integer >= 100 (prior simulations that train the estimator)"),
+             ("draws", n.draws >= 10, "an integer >= 10 (posterior draws kept)"),
+             ("chunk", n.chunk >= 1, "an integer >= 1 (simulations saved per file)"),
+             ("estimator", n.estimator in ESTIMATORS, f"one of {', '.join(ESTIMATORS)}"),
+             ("batch_size", n.batch_size >= 1, "an integer >= 1"),
+             ("learning_rate", 0 < n.learning_rate < 1, "a number in (0, 1)"),
+             ("stop_after_epochs", n.stop_after_epochs >= 1, "an integer >= 1"),
+             ("max_epochs", n.max_epochs >= 0, "an integer >= 0 (0: no limit)"),
+             ("transform", n.transform in NPE_TRANSFORMS, f"one of {', '.join(NPE_TRANSFORMS)}"))
+    for field, ok, allowed in rules:
+        _need(ok, where, f"npe.{field} must be {allowed}; got {getattr(n, field)!r}.")
+    normal = [k for k, p in exp.free.items() if p.kind != "uniform"]
+    _need(not normal, where, f"method npe needs uniform priors (sbi's box prior); {', '.join(normal)} "
+                             "have normal priors. Use uniform priors or method abc.")
