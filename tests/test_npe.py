@@ -203,3 +203,32 @@ def test_npe_recovers_known_values_of_a_toy_simulator(tmp_path, seed, truth, tra
         q05, q50, q95 = np.quantile(sample[key], [0.05, 0.5, 0.95])
         assert abs(q50 - true) < 0.15 * width, (key, true, q50)
         assert q95 - q05 < 0.4 * width, (key, q05, q95)
+
+
+def test_dask_executor_gives_the_same_npe_posterior(reference, tmp_path):
+    from dask.distributed import LocalCluster
+
+    exp, ref_out, _ = reference
+    # an already running cluster, reached by its address (one single-threaded worker, in-process to start fast)
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        calibrate(None, str(exp), tmp_path / "dask", executor="dask", dask_address=cluster.scheduler_address,
+                  progress=False)
+    for name in ("posterior_sample.csv", "cases_ppc.csv"):
+        pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "dask" / name), pd.read_csv(ref_out / name))
+
+
+def test_ctrl_c_on_the_command_line_keeps_the_simulations_exits_130_and_resumes(reference, tmp_path):
+    from tests.test_calibrate import interrupt_at
+
+    exp, ref_out, _ = reference
+    out = tmp_path / "out"
+    status, stderr = interrupt_at([sys.executable, "-m", "sim.calibration.calibrate", f"experiment={exp}",
+                                   f"out={out}"], "prior simulations: 50/150")
+    assert status == 130, stderr
+    assert "Interrupted:" in stderr and "rerun the same command" in stderr and "Traceback" not in stderr
+    saved = list((out / "simulations").glob("sims_*.csv"))
+    assert 1 <= len(saved) <= 3
+    res = calibrate(None, str(exp), out, progress=False)
+    assert res.simulated == 150 - 50 * len(saved)  # only what was missing is simulated again
+    pd.testing.assert_frame_equal(pd.read_csv(out / "posterior_sample.csv"),
+                                  pd.read_csv(ref_out / "posterior_sample.csv"))
