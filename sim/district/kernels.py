@@ -27,8 +27,10 @@ import math
 
 from numba import njit
 
-# Stage codes (sim.district.state.Stage)
-_NON_USE, _EXPLORING, _PROTOTYPING, _ROUTINE, _REFINING, _ABANDONED = 0, 1, 2, 3, 4, 5
+from sim.district.state import Stage
+
+# Stage codes, read by numba as compile-time constants
+_NON_USE, _EXPLORING, _PROTOTYPING, _ROUTINE, _REFINING, _ABANDONED = (int(st) for st in Stage)
 
 
 @njit(cache=True)

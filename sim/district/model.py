@@ -103,7 +103,7 @@ class DistrictModel(mesa.Model):
             hired=np.zeros(n, dtype=np.int64))
         self.school_traits = {}  # init.survey: per-school (mean, sd) of teacher traits
         # No ties until the network is drawn (after the teachers): colleagues' help is zero before that.
-        self.adjacency, self.degree = sp.csr_array((n, n)), np.zeros(n)
+        self.adjacency, self.degree, self.safe_degree = sp.csr_array((n, n)), np.zeros(n), np.ones(n)
         # (adjacency, users mask, tie-weighted count of using colleagues) from the last peer learning:
         # colleagues' help next month reuses the count when no stage has moved since
         self.users_ties: tuple | None = None
@@ -116,6 +116,9 @@ class DistrictModel(mesa.Model):
         self.init_teachers(np.arange(n))
         self.adjacency = self.build_network()
         self.degree = np.asarray(self.adjacency.sum(axis=1)).ravel()
+        # the denominator of tie shares: the degree, 1 for a teacher without ties (whose count is then 0);
+        # ties never change after this, and the shares are asked for twice a step
+        self.safe_degree = np.where(self.degree > 0, self.degree, 1.0)
 
         self.principals = create_indexed(Principal, self, self.n_schools)
         self.teachers = create_indexed(self.teacher_class, self, n)

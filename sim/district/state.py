@@ -130,6 +130,7 @@ class District(Protocol):
     office: Any  # sim.district.agents.CentralOffice
     adjacency: sp.csr_array
     degree: np.ndarray
+    safe_degree: np.ndarray  # the degree, with 1 for a teacher without ties (the denominator of tie shares)
 
     def trait(self, mean: float, sd: float, size: int) -> np.ndarray: ...
 

@@ -3,8 +3,6 @@ and keeping, iterating or abandoning the practice."""
 
 from __future__ import annotations
 
-import weakref
-
 import numpy as np
 
 from sim.district import kernels
@@ -22,26 +20,14 @@ def teacher_turnover(m: District) -> None:
         m.init_teachers(leave)
 
 
-def tie_share(count: np.ndarray, degree: np.ndarray) -> np.ndarray:
-    """``count / degree`` per teacher, 0 for a teacher without ties (whose count is then 0).
+def tie_share(count: np.ndarray, safe_degree: np.ndarray) -> np.ndarray:
+    """``count / degree`` per teacher, 0 for a teacher without ties (whose count is then 0);
+    ``safe_degree`` is the model's degree with 1 where it is 0.
 
     The same values as ``np.divide(count, degree, out=zeros, where=degree > 0)``; masked ufuncs
     (``where=``) are several times slower at this size, and this runs every step (twice).
     """
-    return count / _safe_degree(degree)
-
-
-_SAFE_DEGREE: list = [None, None]  # (weak reference to a degree array, its safe denominator)
-
-
-def _safe_degree(degree: np.ndarray) -> np.ndarray:
-    """``np.where(degree > 0, degree, 1.0)``, kept for the last degree array seen: a model's degrees
-    never change after its network is drawn, and this is asked for twice a step."""
-    ref, safe = _SAFE_DEGREE
-    if ref is None or ref() is not degree:
-        safe = np.where(degree > 0, degree, 1.0)
-        _SAFE_DEGREE[:] = [weakref.ref(degree), safe]
-    return safe
+    return count / safe_degree
 
 
 def peer_exposure(m: District, using: np.ndarray) -> np.ndarray:
@@ -56,7 +42,7 @@ def peer_exposure(m: District, using: np.ndarray) -> np.ndarray:
     count = neighbour_sums(m.adjacency, using.astype(float))
     if m.p.peers.contagion == "complex":
         return (count >= m.p.peers.threshold - 1e-9).astype(float)
-    share = tie_share(count, m.degree)
+    share = tie_share(count, m.safe_degree)
     if m.p.peers.contagion == "threshold":
         return (share >= m.teachers_state.threshold - 1e-9).astype(float)
     return share
@@ -194,7 +180,7 @@ def evaluate(m: District, w: np.ndarray | None = None) -> None:
 def quitting_colleagues(m: District) -> np.ndarray:
     """Tie-weighted share of each teacher's colleagues who gave up the practice."""
     count = neighbour_sums(m.adjacency, (m.teachers_state.stage == _ABANDONED).astype(float))
-    return tie_share(count, m.degree)
+    return tie_share(count, m.safe_degree)
 
 
 def decide(m: District) -> None:
