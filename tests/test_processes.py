@@ -359,6 +359,26 @@ def test_replication_needs_a_principal_who_wants_a_school_wide_approach():
     assert 0.23 < share < 0.37, share
 
 
+def test_planning_schools_design_from_an_existing_model_and_unselected_schools_do_not():
+    """A school in its planning period may import (it designs the model it will implement); a school outside
+    the initiative may not, and nor may a planning school where knowledge does not travel."""
+    for reach, planning_imports in ((1.0, True), (0.0, False)):
+        m = small_model("district.schools=6", "knowledge.mode=plan", f"knowledge.reach_plan={reach}",
+                        "knowledge.replicate_rate=1.0", "rollout.mode=waves", "rollout.cohorts=[0.34,0.34]",
+                        "rollout.planning_steps=20", "rollout.cohort_interval=10")
+        s = m.schools_state
+        s.change_mgmt[:] = 1.0
+        s.stance[:] = 1.0
+        _give_models(m, [0])
+        s.model[1:] = -1
+        m.steps = 5
+        planning, outside = s.planning(m.steps)[1:], ~s.selected[1:]  # school 0 holds the model
+        assert planning.any() and outside.any() and not s.active(m.steps).any()
+        P.replicate(m)
+        assert (s.model[1:][planning] == 0).all() == planning_imports
+        assert (s.model[1:][outside] == -1).all()
+
+
 def test_no_replication_without_reach():
     m = small_model("knowledge.mode=none", "knowledge.reach_none=0.0", "knowledge.replicate_rate=1.0")
     _give_models(m, [0])

@@ -98,7 +98,10 @@ def test_the_whole_study_runs_resumes_and_writes_its_report(tmp_path):
     assert "Sobol sample too small" in proc.stderr  # N=16 cannot give usable intervals: the study says so
     prov = yaml.safe_load((tmp_path / "provenance.yaml").read_text())
     assert prov["git_revision"] and prov["sobol_samples"] == 16
+    first = pd.read_csv(tmp_path / "sobol_indices.csv")
     again = run_module("sim.runs.sensitivity", *args, cwd=tmp_path, timeout=900)
     assert again.returncode == 0 and "0 run now" in again.stdout  # resumed: nothing recomputed
+    # the same runs give the same indices and the same bootstrap intervals (the bootstrap is seeded)
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "sobol_indices.csv"), first)
     bad = run_module("sim.runs.sensitivity", "colour=red", cwd=tmp_path)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr

@@ -98,6 +98,10 @@ class SchoolState:
         """Schools implementing the initiative at ``step``."""
         return self.selected & (step >= self.implement_step)
 
+    def planning(self, step: int) -> np.ndarray:
+        """Schools selected for the initiative and in their planning period at ``step``."""
+        return self.selected & (step < self.implement_step)
+
 
 @dataclass
 class ModelRegistry:

@@ -218,9 +218,22 @@ def point_means(ok: pd.DataFrame, exp: Experiment, design: pd.DataFrame, scenari
     return design["point"].map(means).to_numpy(dtype=float)
 
 
+def sobol_analyze(problem: dict, y: np.ndarray, seed: int, second_order: bool = False) -> dict:
+    """SALib's Sobol indices of ``y`` with the bootstrap behind their intervals seeded from ``seed``.
+
+    SALib seeds its bootstrap only ``if seed:``, so a design seed of 0 would leave the intervals
+    unseeded (different in every run); the bootstrap seed is drawn from
+    ``numpy.random.SeedSequence(seed)`` instead, which is never 0 in practice (1 if it were).
+    """
+    from SALib.analyze import sobol
+
+    boot = int(np.random.SeedSequence(seed).generate_state(1)[0]) or 1
+    return sobol.analyze(problem, y, calc_second_order=second_order, seed=boot, print_to_console=False)
+
+
 def sensitivity(ok: pd.DataFrame, exp: Experiment, design: pd.DataFrame) -> pd.DataFrame:
     """Sobol (S1, ST and confidence intervals) or Morris (mu, mu*, sigma, mu* CI) per scenario and metric."""
-    from SALib.analyze import morris, sobol
+    from SALib.analyze import morris
 
     names = list(exp.names)
     problem = {"num_vars": len(names), "names": names, "bounds": [[0.0, 1.0]] * len(names)}
@@ -237,8 +250,7 @@ def sensitivity(ok: pd.DataFrame, exp: Experiment, design: pd.DataFrame) -> pd.D
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)  # constant outputs give 0/0 indices
                 if exp.design.method == "sobol":
-                    si = sobol.analyze(problem, y, calc_second_order=exp.design.second_order,
-                                       seed=exp.design.seed, print_to_console=False)
+                    si = sobol_analyze(problem, y, exp.design.seed, exp.design.second_order)
                     cols = ("S1", "S1_conf", "ST", "ST_conf")
                 else:
                     si = morris.analyze(problem, unit, y, num_levels=exp.design.levels, seed=exp.design.seed,

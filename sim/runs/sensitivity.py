@@ -35,7 +35,7 @@ import yaml
 from sim.config import REPO_ROOT, ConfigError, parameter_specs
 from sim.district.calendar import MONTHS_PER_YEAR
 from sim.exits import EXIT_BAD_INPUT, EXIT_INTERRUPTED, catch_ctrl_c
-from sim.runs.analyze import load, reliability
+from sim.runs.analyze import load, reliability, sobol_analyze
 
 Y1, Y2, Y5 = MONTHS_PER_YEAR, 2 * MONTHS_PER_YEAR, 5 * MONTHS_PER_YEAR
 SCREENING = "screening_morris"
@@ -193,14 +193,13 @@ def sobol_experiment(kept: Sequence[str], screening: dict, samples: int, path: P
     return path
 
 
-def sobol_indices(out: Path, sizes: Sequence[int] | None = None) -> pd.DataFrame:
+def sobol_indices(out: Path, sizes: Sequence[int] | None = None, seed: int = 0) -> pd.DataFrame:
     """First-order and total Sobol indices with 95% intervals per output, for each base sample size in ``sizes``.
 
     Smaller sizes use the first rows of the sample (a Sobol' sequence's prefix
-    is itself a balanced design), so the table shows how indices converge.
+    is itself a balanced design), so the table shows how indices converge. ``seed`` seeds the
+    bootstrap of the intervals (:func:`sim.runs.analyze.sobol_analyze`).
     """
-    from SALib.analyze import sobol
-
     table, design, names = run_outputs(out)
     y = point_means(table, design)
     per = len(names) + 2
@@ -213,7 +212,7 @@ def sobol_indices(out: Path, sizes: Sequence[int] | None = None) -> pd.DataFrame
             values = y[output].to_numpy(dtype=float)[: n * per]
             if not np.isfinite(values).all() or np.ptp(values) == 0:
                 continue
-            si = sobol.analyze(problem, values, calc_second_order=False, seed=0, print_to_console=False)
+            si = sobol_analyze(problem, values, seed)
             for k, name in enumerate(names):
                 rows.append({"samples": n, "output": output, "parameter": name,
                              **{c: float(si[c][k]) for c in ("S1", "S1_conf", "ST", "ST_conf")}})
@@ -406,7 +405,7 @@ def study(args: dict[str, str]) -> Path:
         raise KeyboardInterrupt if sobol_run.interrupted else RuntimeError(sobol_run.aborted)
     n = int(args["sobol_samples"])
     sizes = [s for s in (16, 32, 64, 128, 256, 512, 1024, 2048) if s <= n]
-    sobol = sobol_indices(out / "sobol", sizes)
+    sobol = sobol_indices(out / "sobol", sizes, seed=int(record["design"]["seed"]))
     edges = knife_edges(out / "sobol", kept)
     warnings = reliability(sobol)
     minutes = (time.perf_counter() - start) / 60

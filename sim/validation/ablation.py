@@ -4,7 +4,7 @@ mechanism switched off (docs/validation.md, "Which mechanism produces each fact"
 A fact is produced by a mechanism when its checks hold with the mechanism and
 at least one of them fails without it. Run with::
 
-    python -m sim.validation.ablation replicates=8 seed=0 docs=true
+    python -m sim.validation.ablation replicates=20 seed=0 docs=true
 
 which rewrites the ``ablation-table`` block of docs/validation.md.
 """
@@ -40,8 +40,8 @@ ABLATIONS = (
                 "drift of effort (`teacher.focus_adapt`)", ("teacher.focus_adapt=0",)),
     Ablation(5, "enthusiastic, autonomous teachers experiment on their own, encouraged by principals who "
                 "open (`teacher.explore_rate`)", ("teacher.explore_rate=0",)),
-    Ablation(6, "later cohorts adopt and adapt models that the knowledge plan carries from earlier "
-                "cohorts (`knowledge.mode=plan`)", ("knowledge.mode=none",)),
+    Ablation(6, "later cohorts adopt and adapt, from their planning years on, the models that the knowledge "
+                "plan carries from earlier cohorts (`knowledge.mode=plan`)", ("knowledge.mode=none",)),
     Ablation(7, "when the office backs away its schools stop implementing, so teachers there start (and "
                 "restart) experiments only at the rate of schools outside the initiative "
                 "(`rollout.inactive_factor`), while those who use PL keep giving up, faster under the test "

@@ -141,7 +141,11 @@ def knowledge_reach(m: District) -> float:
 def replicate(m: District) -> None:
     """Schools without a model import the best model in the district repository.
 
-    Probability per month: ``replicate_rate * reach * cm_eff * (stance_floor + (1 - stance_floor) * stance)``:
+    Schools implementing the initiative and schools in their planning period may import: a planning
+    school designs the model it will implement, and where knowledge travels it can start from one
+    that earlier schools codified (second- and third-wave schools "seize the best knowledge and apply
+    and adapt it locally"). Probability per month:
+    ``replicate_rate * reach * cm_eff * (stance_floor + (1 - stance_floor) * stance)``:
     taking up another school's model is a decision to run a school-wide approach, which a principal who
     lets each teacher define PL rarely makes (the same stance term as :func:`codify`). The imported
     model's quality here is ``model_transfer`` times its quality (adopt and adapt).
@@ -153,7 +157,8 @@ def replicate(m: District) -> None:
     floor = m.p.principal.stance_floor
     prob = (m.p.knowledge.replicate_rate * knowledge_reach(m) * effective_change_mgmt(m)
             * (floor + (1 - floor) * s.stance))
-    want = np.flatnonzero(s.active(m.steps) & (s.model < 0) & (m.rng.random(m.n_schools) < prob))
+    designing = s.active(m.steps) | s.planning(m.steps)
+    want = np.flatnonzero(designing & (s.model < 0) & (m.rng.random(m.n_schools) < prob))
     if want.size == 0:
         return
     origin = np.asarray(reg.origin)[available]

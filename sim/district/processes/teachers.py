@@ -211,7 +211,7 @@ def decide(m: District) -> None:
 def plan(m: District) -> None:
     """Teachers of schools in their planning period build capacity."""
     s, ts = m.schools_state, m.teachers_state
-    planning_schools = s.selected & (m.steps < s.implement_step)
+    planning_schools = s.planning(m.steps)
     if planning_schools.any():
         planning = planning_schools[ts.school]
         ts.capacity[planning] = np.minimum(1.0, ts.capacity[planning] + m.p.rollout.planning_capacity_gain)
