@@ -88,14 +88,15 @@ def sf1_checks(runs: Runs) -> list[Check]:
                   mean_ci(b.at(YEAR2, "schoolwide_share")), "hi", "<", 0.02)]
 
 
-def _schools(r: Replicates) -> int:
+def school_count(r: Replicates) -> int:
+    """Schools in the district of the runs ``r``."""
     return int(r.schools["school"].max()) + 1
 
 
 def sf2_checks(runs: Runs) -> list[Check]:
     """SF2: few schools develop replicable strategies; replicated models are rare (shares of the district's schools)."""
     b, k = runs("baseline"), runs("clear_problems+adult_learning")
-    n = _schools(b)
+    n = school_count(b)
     return [Check("SF2", "baseline, year 2: codified school models per school", mean_ci(b.at(YEAR2, "codified_models") / n),
                   "hi", "<", 0.05),
             Check("SF2", "baseline, year 5: share of schools using a model codified elsewhere",
@@ -158,7 +159,7 @@ def sf6_checks(runs: Runs, window: int = 20) -> list[Check]:
     """
     ext = (f"steps={HENRY_STEPS}",)
     b, h = runs("baseline", ext), runs("henry_all_in", ext)
-    n = _schools(b)
+    n = school_count(b)
     share = schoolwide_within(h.schools, window).pivot(index="replicate", columns="cohort", values="share")
     later = share[[c for c in share.columns if c > 0]].mean(axis=1)
     end = HENRY_STEPS
@@ -228,7 +229,7 @@ def sf8_checks(runs: Runs) -> list[Check]:
     label = "henry_all_in+key_person_km"
     ext = (f"steps={HENRY_STEPS}",)
     left, stays = runs(label, ext), runs(label, (*ext, "knowledge.key_person_departure_step=-1"))
-    n, end = _schools(left), HENRY_STEPS
+    n, end = school_count(left), HENRY_STEPS
     return [Check("SF8", f"{label}: share of schools using an imported model the month before the key person leaves",
                   mean_ci(left.at(DEPARTURE - 1, "replications") / n), "lo", ">", 0),
             Check("SF8", f"key person stays - leaves, month {end}: share of schools using an imported model",

@@ -8,7 +8,9 @@ model marks them stale instead of leaving old numbers in the prose:
   (a dense against a sparse collegial network; the month of Lake County's withdrawal and what patience
   does to it);
 - ``python -m sim.validation.mechanisms sizes replicates=20 seed=0 docs=true``: block ``sizes-table``
-  (every stylized-fact check that fails in the districts of :data:`SIZES`).
+  (every stylized-fact check that fails in the districts of :data:`SIZES`);
+- ``python -m sim.validation.mechanisms key_person replicates=20 seed=0 docs=true``: block
+  ``key-person-timing`` (what the key person's departure costs Henry County, by the month she leaves).
 """
 
 from __future__ import annotations
@@ -18,7 +20,17 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from sim.validation.facts import LAKE_STEPS, SF_CHECKS, SF_REPLICATES, Check, sf_runs, withdrawal_steps
+from sim.validation.facts import (
+    DEPARTURE,
+    HENRY_STEPS,
+    LAKE_STEPS,
+    SF_CHECKS,
+    SF_REPLICATES,
+    Check,
+    school_count,
+    sf_runs,
+    withdrawal_steps,
+)
 from sim.validation.replicates import YEAR5, Interval, paired_ci, run_replicates
 
 #: Collegial networks compared in the baseline (colleagues per teacher, ``network.degree``).
@@ -74,6 +86,50 @@ def mechanisms_markdown(replicates: int = SF_REPLICATES, seed: int = 0) -> str:
                       "|---|---|---|---|", density_row, preset_row, patient_row, delay_row])
 
 
+#: Months at which the key person leaves in the timing table (``knowledge.key_person_departure_step``); the
+#: preset's is :data:`sim.validation.facts.DEPARTURE`.
+DEPARTURES = (15, 25, DEPARTURE, 45, 55)
+KEY_PERSON = "henry_all_in+key_person_km"
+
+
+def key_person_losses(months: Sequence[int] = DEPARTURES, replicates: int = SF_REPLICATES, seed: int = 0
+                      ) -> dict[int, dict[str, np.ndarray]]:
+    """Per departure month, per replicate: the share of schools using an imported model the month before she
+    leaves, and what her departure costs at month :data:`HENRY_STEPS` against her staying (imports as a share
+    of schools, school-wide share, users' depth), paired by seed. The same runs as SF8."""
+    runs = sf_runs(replicates, seed)
+    ext = (f"steps={HENRY_STEPS}",)
+    stays = runs(KEY_PERSON, (*ext, "knowledge.key_person_departure_step=-1"))
+    n = school_count(stays)
+    out = {}
+    for month in months:
+        left = runs(KEY_PERSON, (*ext, f"knowledge.key_person_departure_step={month}"))
+        out[month] = {"before": left.at(month - 1, "replications") / n,
+                      "imports": (stays.at(HENRY_STEPS, "replications") - left.at(HENRY_STEPS, "replications")) / n,
+                      "schoolwide": stays.at(HENRY_STEPS, "schoolwide_share") - left.at(HENRY_STEPS, "schoolwide_share"),
+                      "depth": stays.at(HENRY_STEPS, "mean_depth") - left.at(HENRY_STEPS, "mean_depth")}
+    return out
+
+
+def key_person_markdown(replicates: int = SF_REPLICATES, seed: int = 0) -> str:
+    """The ``key-person-timing`` block."""
+    from sim.validation.replicates import mean_ci
+
+    def cell(x: np.ndarray, pct: bool = True) -> str:
+        ci = mean_ci(x)
+        f = (lambda v: f"{100 * v:.1f}") if pct else (lambda v: f"{v:.3f}")
+        return f"{f(ci.mean)} [{f(ci.lo)}, {f(ci.hi)}]"
+
+    lines = ["| she leaves in month | schools using an imported model the month before (%) | cost at month "
+             f"{HENRY_STEPS}: schools using an imported model (points) | school-wide schools (points) | "
+             "users' depth (0-1) |", "|---|---|---|---|---|"]
+    for month, v in key_person_losses(DEPARTURES, replicates, seed).items():
+        mark = " (the preset)" if month == DEPARTURE else ""
+        lines.append(f"| {month}{mark} | {cell(v['before'])} | {cell(v['imports'])} | {cell(v['schoolwide'])} | "
+                     f"{cell(v['depth'], pct=False)} |")
+    return "\n".join(lines)
+
+
 def size_failures(size: str, replicates: int = SF_REPLICATES, seed: int = 0) -> list[Check]:
     """Every stylized-fact check that fails in the district of :data:`SIZES` named ``size``."""
     runs = sf_runs(replicates, seed, overrides=SIZES[size])
@@ -94,10 +150,13 @@ def sizes_markdown(replicates: int = SF_REPLICATES, seed: int = 0, sizes: Sequen
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m sim.validation.mechanisms [sizes] [replicates=N] [seed=N] [docs=true]``."""
+    """``python -m sim.validation.mechanisms [sizes | key_person] [replicates=N] [seed=N] [docs=true]``."""
     from sim.docblocks import table_tool
 
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["key_person"]:
+        return table_tool("python -m sim.validation.mechanisms key_person", __doc__ or "", argv[1:],
+                          "key-person-timing", lambda n, seed: key_person_markdown(n, seed), SF_REPLICATES, 2)
     if argv[:1] == ["sizes"]:
         return table_tool("python -m sim.validation.mechanisms sizes", __doc__ or "", argv[1:], "sizes-table",
                           lambda n, seed: sizes_markdown(n, seed), SF_REPLICATES, 2)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from sim.validation.mechanisms import density_effect, main, patience_delay, withdrawal_months
+from sim.validation.mechanisms import density_effect, key_person_losses, main, patience_delay, withdrawal_months
+from sim.validation.replicates import mean_ci, paired_ci
 
 
 def test_network_density_changes_baseline_adoption():
@@ -22,7 +23,17 @@ def test_lake_withdrawal_is_a_decision_that_varies_and_patience_moves_it():
     assert patience_delay(preset, patient).lo > 5, "more patience, later withdrawal"
 
 
-@pytest.mark.parametrize("argv", [["replicates=1"], ["sizes", "seed=-2"], ["colour=red"], ["sizes", "docs=maybe"]])
+def test_the_earlier_the_key_person_leaves_the_more_imports_the_district_loses():
+    """Henry County with key-person knowledge management, 20 paired seeds: leaving in month 25 (before most
+    imports) costs more imported models by month 80 than leaving in month 45, and both cost some."""
+    loss = key_person_losses((25, 45), 20)
+    early, late = loss[25]["imports"], loss[45]["imports"]
+    assert paired_ci(early, late).lo > 0, str(paired_ci(early, late))
+    assert mean_ci(late).lo > 0, str(mean_ci(late))
+
+
+@pytest.mark.parametrize("argv", [["replicates=1"], ["sizes", "seed=-2"], ["colour=red"], ["sizes", "docs=maybe"],
+                                  ["key_person", "replicates=x"]])
 def test_the_tables_command_exits_2_on_bad_input(argv, capsys):
     with pytest.raises(SystemExit) as exc:
         main(argv)
