@@ -41,6 +41,7 @@ from sim.config import (
     parameter_specs,
 )
 from sim.district.calendar import when
+from sim.district.metrics import imported
 from sim.district.model import DistrictModel
 from sim.provenance import git_revision, package_versions, provenance
 
@@ -486,10 +487,8 @@ def model_status(model: DistrictModel) -> str:
 
 
 def copied_model_schools(model: DistrictModel) -> int:
-    """Schools running a model codified in another school (the diamonds of the district picture)."""
-    s = model.schools_state
-    origin = np.asarray(list(model.registry.origin) + [-1], dtype=int)[s.model]
-    return int(((s.model >= 0) & (origin != np.arange(model.n_schools))).sum())
+    """Schools with a model codified in another school (the diamonds of the district picture)."""
+    return int(np.count_nonzero(imported(model)))
 
 
 #: The headline table: metric, label, unit, which direction is better.
@@ -498,7 +497,7 @@ HEADLINE: tuple[tuple[str, str, str, int], ...] = (
     ("deep_adoption", "... of them with depth", "% of teachers", +1),
     ("schoolwide", "Schools where it is school-wide", "schools", +1),
     ("stalled", "Schools stalled in pilot classrooms", "schools", -1),
-    ("copied", "Schools running a model from another school", "schools", +1),
+    ("copied", "Schools with a model from another school", "schools", +1),
     ("mean_exhaustion", "Teacher exhaustion", "% of energy lost", -1),
     ("equity_gap", "Equity gap, typical vs margins", "index, 0-1", -1),
 )

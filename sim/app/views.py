@@ -329,8 +329,8 @@ class DistrictPicture(LiveFigure):
     """The district of each run (stacked): teachers coloured by stage, bigger and darker with depth.
 
     A dark ring marks a school where the practice is school-wide; a star a
-    school that codified its own model; a diamond a school running a model
-    replicated from another school.
+    school that codified its own model; a diamond a school with a model
+    replicated from another school (implementing it, or designing from it while planning).
     """
 
     def __init__(self, runs: Runs, animated: bool = True) -> None:
