@@ -94,6 +94,7 @@ def test_the_whole_study_runs_resumes_and_writes_its_report(tmp_path):
     assert set(screened["verdict"]) <= {"kept", "weak", "inert"} and len(screened) > 50
     report = (tmp_path / "report.md").read_text()
     assert "Which parameters drive which outputs" in report and "`teacher.explore_rate`" in report
+    assert "resumed from" not in report  # a first invocation runs everything
     assert (tmp_path / "figures" / "sensitivity_heatmap.png").stat().st_size > 10_000
     assert "Sobol sample too small" in proc.stderr  # N=16 cannot give usable intervals: the study says so
     prov = yaml.safe_load((tmp_path / "provenance.yaml").read_text())
@@ -103,5 +104,6 @@ def test_the_whole_study_runs_resumes_and_writes_its_report(tmp_path):
     assert again.returncode == 0 and "0 run now" in again.stdout  # resumed: nothing recomputed
     # the same runs give the same indices and the same bootstrap intervals (the bootstrap is seeded)
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "sobol_indices.csv"), first)
+    assert "were resumed from an earlier invocation" in (tmp_path / "report.md").read_text()  # its time says so
     bad = run_module("sim.runs.sensitivity", "colour=red", cwd=tmp_path)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr

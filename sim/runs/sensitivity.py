@@ -309,7 +309,9 @@ def report(screened: pd.DataFrame, sobol: pd.DataFrame, edges: pd.DataFrame, war
     lines = [f"Screening: Morris, {meta['trajectories']} trajectories x {meta['parameters']} parameters x "
              f"{len(SCENARIOS)} scenarios x {meta['replicates']} replicates = {meta['screening_runs']} runs; "
              f"Sobol: N = {meta['sobol_samples']} over the {meta['kept']} kept parameters = {meta['sobol_runs']} "
-             f"runs. Wall time {meta['minutes']:.0f} min on {meta['cores']} cores.", "",
+             f"runs. Wall time {meta['minutes']:.0f} min on {meta['cores']} cores"
+             + (f" ({meta['resumed']} of the runs were resumed from an earlier invocation; the time is this "
+                "invocation's)." if meta.get("resumed") else "."), "",
              "### Which parameters drive which outputs", "",
              "| parameter | largest effect (mu*, share of the top) | on | verdict | moves a survey-visible output |",
              "|---|---|---|---|---|"]
@@ -421,6 +423,7 @@ def study(args: dict[str, str]) -> Path:
     meta = {"trajectories": int(args["trajectories"]), "parameters": len(indices["parameter"].unique()),
             "replicates": int(record["replicates"]), "screening_runs": screening.planned,
             "sobol_samples": n, "kept": len(kept), "sobol_runs": sobol_run.planned, "minutes": minutes,
+            "resumed": screening.skipped + sobol_run.skipped,
             "cores": os.cpu_count()}
     body = report(screened, sobol, edges, warnings, meta)
     prov = provenance(command="python -m sim.runs.sensitivity " + " ".join(f"{k}={v}" for k, v in args.items()

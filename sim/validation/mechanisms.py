@@ -10,7 +10,9 @@ model marks them stale instead of leaving old numbers in the prose:
 - ``python -m sim.validation.mechanisms sizes replicates=20 seed=0 docs=true``: block ``sizes-table``
   (every stylized-fact check that fails in the districts of :data:`SIZES`);
 - ``python -m sim.validation.mechanisms key_person replicates=20 seed=0 docs=true``: block
-  ``key-person-timing`` (what the key person's departure costs Henry County, by the month she leaves).
+  ``key-person-timing`` (what the key person's departure costs Henry County, by the month she leaves);
+- ``python -m sim.validation.mechanisms adhoc replicates=20 seed=0 docs=true``: block ``adhoc-sharing``
+  (SF2's baseline checks with ad hoc sharing, ``knowledge.reach_none``, at quantiles of its posterior).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from sim.config import REPO_ROOT
 from sim.validation.facts import (
     DEPARTURE,
     HENRY_STEPS,
@@ -37,9 +40,11 @@ from sim.validation.replicates import YEAR5, Interval, paired_ci, run_replicates
 SPARSE, DENSE = 3, 12
 #: Patience given to Lake County's office in the comparison (months, ``backaway.grace_steps``).
 PATIENT = 25
-#: Districts of other sizes (schools x teachers per school) on which every check is re-run.
+#: Districts of other sizes (schools x teachers per school) on which every check is re-run: within 10-200
+#: schools of 15-60 teachers, the two ends in schools and a district of few big schools.
 SIZES = {"small": ("district.schools=10", "district.teachers_per_school=15"),
-         "large": ("district.schools=200", "district.teachers_per_school=15")}
+         "large": ("district.schools=200", "district.teachers_per_school=15"),
+         "big schools": ("district.schools=20", "district.teachers_per_school=60")}
 
 
 def density_effect(replicates: int = SF_REPLICATES, seed: int = 0) -> Interval:
@@ -130,6 +135,40 @@ def key_person_markdown(replicates: int = SF_REPLICATES, seed: int = 0) -> str:
     return "\n".join(lines)
 
 
+#: The posterior sample of the cases calibration (its ``knowledge.reach_none`` column) and the quantiles read.
+POSTERIOR = REPO_ROOT / "experiments" / "data" / "posterior_cases.csv"
+QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+
+
+def adhoc_sharing_checks(replicates: int = SF_REPLICATES, seed: int = 0,
+                         quantiles: Sequence[float] = QUANTILES) -> list[tuple[float, float, list[Check]]]:
+    """SF2's checks with ``knowledge.reach_none`` at each quantile of its (weighted) posterior:
+    (quantile, value, checks). No calibration pattern observes sharing between schools, so its posterior is
+    about as wide as its prior; this shows how far SF2 rests on where in it the default falls."""
+    import pandas as pd
+    from pyabc.weighted_statistics import weighted_quantile  # the one calibrate's posterior summary uses
+
+    post = pd.read_csv(POSTERIOR)
+    out = []
+    for q in quantiles:
+        value = float(weighted_quantile(post["knowledge.reach_none"].to_numpy(), post["weight"].to_numpy(), alpha=q))
+        runs = sf_runs(replicates, seed, overrides=(f"knowledge.reach_none={value:.4f}",))
+        out.append((q, value, SF_CHECKS[1](runs)))
+    return out
+
+
+def adhoc_markdown(replicates: int = SF_REPLICATES, seed: int = 0) -> str:
+    """The ``adhoc-sharing`` block: SF2's replication check (the one ad hoc sharing acts on) per quantile."""
+    rows = adhoc_sharing_checks(replicates, seed)
+    replication = [c for c in rows[0][2] if c.claim.startswith("baseline, year 5")][0]
+    lines = [f"| `knowledge.reach_none` (posterior quantile) | {replication.claim}: mean [95% interval] | needs "
+             "| holds |", "|---|---|---|---|"]
+    for q, value, checks in rows:
+        c = [c for c in checks if c.claim == replication.claim][0]
+        lines.append(f"| {value:.3f} ({100 * q:.0f}%) | {c.value} | {c.criterion()} | {'yes' if c.passes() else 'NO'} |")
+    return "\n".join(lines)
+
+
 def size_failures(size: str, replicates: int = SF_REPLICATES, seed: int = 0) -> list[Check]:
     """Every stylized-fact check that fails in the district of :data:`SIZES` named ``size``."""
     runs = sf_runs(replicates, seed, overrides=SIZES[size])
@@ -150,10 +189,13 @@ def sizes_markdown(replicates: int = SF_REPLICATES, seed: int = 0, sizes: Sequen
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m sim.validation.mechanisms [sizes | key_person] [replicates=N] [seed=N] [docs=true]``."""
+    """``python -m sim.validation.mechanisms [sizes | key_person | adhoc] [replicates=N] [seed=N] [docs=true]``."""
     from sim.docblocks import table_tool
 
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["adhoc"]:
+        return table_tool("python -m sim.validation.mechanisms adhoc", __doc__ or "", argv[1:], "adhoc-sharing",
+                          lambda n, seed: adhoc_markdown(n, seed), SF_REPLICATES, 2)
     if argv[:1] == ["key_person"]:
         return table_tool("python -m sim.validation.mechanisms key_person", __doc__ or "", argv[1:],
                           "key-person-timing", lambda n, seed: key_person_markdown(n, seed), SF_REPLICATES, 2)

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from sim.validation.mechanisms import density_effect, key_person_losses, main, patience_delay, withdrawal_months
+from sim.validation.mechanisms import (
+    adhoc_sharing_checks,
+    density_effect,
+    key_person_losses,
+    main,
+    patience_delay,
+    withdrawal_months,
+)
 from sim.validation.replicates import mean_ci, paired_ci
 
 
@@ -32,8 +39,17 @@ def test_the_earlier_the_key_person_leaves_the_more_imports_the_district_loses()
     assert mean_ci(late).lo > 0, str(mean_ci(late))
 
 
+def test_baseline_replication_rises_with_ad_hoc_sharing_across_its_posterior():
+    """SF2's year-5 replication with ``knowledge.reach_none`` at the 5% and the 95% quantile of its posterior
+    (20 seeds): the intervals do not overlap, and only the low end meets SF2's bound."""
+    (_, _, low), (_, _, high) = adhoc_sharing_checks(20, quantiles=(0.05, 0.95))
+    low_rep, high_rep = low[1], high[1]
+    assert low_rep.claim.startswith("baseline, year 5") and low_rep.value.hi < high_rep.value.lo
+    assert low_rep.passes() and not high_rep.passes()
+
+
 @pytest.mark.parametrize("argv", [["replicates=1"], ["sizes", "seed=-2"], ["colour=red"], ["sizes", "docs=maybe"],
-                                  ["key_person", "replicates=x"]])
+                                  ["key_person", "replicates=x"], ["adhoc", "seed=y"]])
 def test_the_tables_command_exits_2_on_bad_input(argv, capsys):
     with pytest.raises(SystemExit) as exc:
         main(argv)
