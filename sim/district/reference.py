@@ -117,7 +117,7 @@ class ReferenceTeacher(Teacher):
     def explore(self) -> None:
         """Planning builds capacity; a non-user may start exploring, an abandoner may re-enter."""
         m, s, sch, p, o = self.model, self.model.schools_state, self.school, self.model.p, self.model.office
-        if s.planning(m.steps)[sch]:
+        if s.selected[sch] and m.steps < s.implement_step[sch]:  # SchoolState.planning, for one school
             self.capacity = min(1.0, self.capacity + p.rollout.planning_capacity_gain)
         stage = int(m.teachers_state.stage[self.index])
         if stage not in (_NON_USE, _ABANDONED):
