@@ -192,6 +192,17 @@ def test_events_are_read_from_the_models_state(schools):
     assert left.step == km.office.key_person_left_step >= 0
 
 
+def test_schools_taking_up_another_schools_model_are_events():
+    m = WorkshopModel(Settings.from_values(scenario="henry_all_in", seed=3, schools=30))
+    m.run(60)
+    imported = [e for e in events(m) if e.kind == "imported"]
+    assert imported, "Henry County's later cohorts take up cohort 1's models within five years at this seed"
+    reps = {int(r["step"]): int(r["replications"]) for r in m.history}
+    assert [e.step for e in imported] == [t for t in sorted(reps) if t > 0 and reps[t] > reps[t - 1]]
+    assert all(e.text.endswith(f"another school's model ({reps[e.step]} in all)") for e in imported)
+    assert imported[-1].step <= m.steps and copied_model_schools(m) == reps[m.steps]
+
+
 def test_codifications_are_events_and_copies_match_the_picture():
     m = WorkshopModel(Settings.from_values(scenario="henry_all_in", seed=3, schools=30))
     m.run(60)

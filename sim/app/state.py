@@ -410,7 +410,8 @@ class WorkshopModel(DistrictModel):
 
 @dataclass(frozen=True)
 class Event:
-    """Something that happened in a run at a step: ``kind`` is cohort, withdrawal, key_person or codified."""
+    """Something that happened in a run at a step: ``kind`` is cohort, withdrawal, key_person, codified or
+    imported."""
 
     step: int
     kind: str
@@ -422,9 +423,11 @@ def events(model: DistrictModel) -> list[Event]:
 
     The one place the app reads events: cohort starts (schools' ``cohort`` and
     ``implement_step``), the district backing away (``office.backaway_step``),
-    the key person leaving (``office.key_person_left_step``) and schools
-    codifying a model (the registry's ``step``). Attributes a model version
-    lacks are skipped.
+    the key person leaving (``office.key_person_left_step``), schools
+    codifying a model (the registry's ``step``) and schools taking up another
+    school's model (months in which the ``replications`` count of the run's
+    recorded metrics rises; a month that also loses one shows the net gain).
+    Attributes a model version lacks are skipped.
     """
     now, out = int(model.steps), []
     s = model.schools_state
@@ -452,7 +455,15 @@ def events(model: DistrictModel) -> list[Event]:
             out.append(Event(t, "codified", f"{n} school{'s' if n > 1 else ''} codif{'y' if n > 1 else 'ies'} "
                                             f"{'their' if n > 1 else 'its'} own model ({sum(x <= t for x in steps)} "
                                             "in all)"))
-    order = {"cohort": 0, "withdrawal": 1, "key_person": 2, "codified": 3}
+    before = 0
+    for row in getattr(model, "history", ()):
+        now_in, step = int(row["replications"]), int(row["step"])
+        if now_in > before and step <= now:
+            n = now_in - before
+            out.append(Event(step, "imported", f"{n} school{'s' if n > 1 else ''} take{'' if n > 1 else 's'} up "
+                                               f"another school's model ({now_in} in all)"))
+        before = now_in
+    order = {"cohort": 0, "withdrawal": 1, "key_person": 2, "codified": 3, "imported": 4}
     return sorted(out, key=lambda e: (e.step, order.get(e.kind, 9)))
 
 

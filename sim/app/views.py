@@ -72,7 +72,10 @@ RUN_STYLE = ("-", "--", ":")
 METRIC_COLORS = ("#0072b2", "#d55e00")
 #: How each kind of event is marked on the curves: line style, colour, short label.
 EVENT_STYLE = {"cohort": (":", "#555555", "cohort"), "withdrawal": ("-", "#d55e00", "backs away"),
-               "key_person": ("--", "#cc79a7", "key person leaves"), "codified": ("", "#009e73", "")}
+               "key_person": ("--", "#cc79a7", "key person leaves"), "codified": ("", "#009e73", ""),
+               "imported": ("", "#0072b2", "")}
+#: Markers of the events drawn as small marks at the foot of a chart (the picture's star and diamond).
+EVENT_MARKERS = {"codified": "^", "imported": "D"}
 FIGSIZE = (4.6, 3.4)
 DPI = 130
 PALETTE_COLORS = 64
@@ -274,9 +277,9 @@ class Chart(LiveFigure):
             for e in events:
                 ls, color, word = EVENT_STYLE.get(e.kind, (":", "#555555", e.kind))
                 x = e.step / MONTHS_PER_YEAR
-                if e.kind == "codified":
-                    self._event_artists.append(ax.plot([x], [0], marker="^", ms=5, color=color, ls="",
-                                                       transform=ax.get_xaxis_transform(), clip_on=False,
+                if e.kind in EVENT_MARKERS:
+                    self._event_artists.append(ax.plot([x], [0], marker=EVENT_MARKERS[e.kind], ms=5, color=color,
+                                                       ls="", transform=ax.get_xaxis_transform(), clip_on=False,
                                                        zorder=4)[0])
                     continue
                 self._event_artists.append(ax.axvline(x, ls=ls, color=color, lw=1.2, zorder=1))

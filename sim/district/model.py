@@ -214,6 +214,11 @@ class DistrictModel(mesa.Model):
 
     # -- outputs ----------------------------------------------------------------------
 
+    @property
+    def history(self) -> Sequence[dict[str, float]]:
+        """The district metrics recorded so far, one dict per step (what :meth:`timeseries` tabulates)."""
+        return tuple(self._history)
+
     def timeseries(self) -> pd.DataFrame:
         """District metrics, one row per recorded step (step 0 = initial state)."""
         # numpy columns (int64 or float64, as pandas infers from the values) and a column index made once;
