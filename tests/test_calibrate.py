@@ -327,7 +327,7 @@ def test_ctrl_c_stops_a_recovery_study_with_130_keeping_finished_work(small_surv
 
 
 def test_max_simulations_stops_before_a_generation_past_the_budget(small_survey, tmp_path):
-    exp = str(tiny_experiment(tmp_path, generations=4))
+    exp = str(tiny_experiment(tmp_path, generations=3))
     free = calibrate(small_survey, exp, tmp_path / "free", progress=False, predictive_draws=4)
     gens = free.generations  # the same seed without a budget: what each generation costs
     g1, g2 = (int(x) for x in gens["simulations"].iloc[:2])
