@@ -34,7 +34,7 @@ from sim.validation.facts import (
     sf_runs,
     withdrawal_steps,
 )
-from sim.validation.replicates import YEAR5, Interval, paired_ci, run_replicates
+from sim.validation.replicates import YEAR5, Interval, mean_ci, paired_ci, run_replicates
 
 #: Collegial networks compared in the baseline (colleagues per teacher, ``network.degree``).
 SPARSE, DENSE = 3, 12
@@ -118,7 +118,6 @@ def key_person_losses(months: Sequence[int] = DEPARTURES, replicates: int = SF_R
 
 def key_person_markdown(replicates: int = SF_REPLICATES, seed: int = 0) -> str:
     """The ``key-person-timing`` block."""
-    from sim.validation.replicates import mean_ci
 
     def cell(x: np.ndarray, pct: bool = True) -> str:
         ci = mean_ci(x)
