@@ -21,7 +21,7 @@ from concurrent.futures import ProcessPoolExecutor
 from omegaconf import OmegaConf
 
 from sim.config import load_config, parameter_specs
-from sim.validation.facts import SF_CHECKS, SF_REPLICATES, Check, sf_runs
+from sim.validation.facts import SF_REPLICATES, Check, all_checks
 
 #: The source text that marks a parameter as set by the screening search.
 PENDING = "pending the case calibration"
@@ -51,18 +51,12 @@ def moves(path: str, value: float) -> list[float]:
     return out
 
 
-def checks_at(overrides: tuple[str, ...], replicates: int, seed: int) -> list[Check]:
-    """Every stylized-fact check with ``overrides``."""
-    runs = sf_runs(replicates, seed, overrides=overrides)
-    return [c for group in SF_CHECKS for c in group(runs)]
-
-
 def flips(replicates: int = SF_REPLICATES, seed: int = 0) -> list[tuple[str, float, float, list[tuple[Check, Check]]]]:
     """Per move: (parameter, value in use, value tried, [(check as is, check moved)] whose verdicts differ)."""
     tried = [(path, value, x) for path, value in pending_parameters().items() for x in moves(path, value)]
     with ProcessPoolExecutor(WORKERS) as pool:
-        base = pool.submit(checks_at, (), replicates, seed)
-        moved = [pool.submit(checks_at, (f"{path}={x}",), replicates, seed) for path, _, x in tried]
+        base = pool.submit(all_checks, replicates, seed)
+        moved = [pool.submit(all_checks, replicates, seed, (f"{path}={x}",)) for path, _, x in tried]
         ref = base.result()
         return [(path, value, x, [(a, b) for a, b in zip(ref, f.result()) if a.passes() != b.passes()])
                 for (path, value, x), f in zip(tried, moved)]

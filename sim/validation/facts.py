@@ -243,6 +243,12 @@ def sf8_checks(runs: Runs) -> list[Check]:
 SF_CHECKS = (sf1_checks, sf2_checks, sf3_checks, sf4_checks, sf5_checks, sf6_checks, sf7_checks, sf8_checks)
 
 
+def all_checks(replicates: int = SF_REPLICATES, base_seed: int = 0, overrides: tuple[str, ...] = ()) -> list[Check]:
+    """Every stylized-fact check, SF1 to SF8, over :func:`sf_runs` with ``overrides``."""
+    runs = sf_runs(replicates, base_seed, overrides)
+    return [c for group in SF_CHECKS for c in group(runs)]
+
+
 def sf_markdown(runs: Runs) -> str:
     """Table of every stylized-fact check: claim, measured mean [95% CI], criterion, whether it holds."""
     lines = ["| fact | measure | mean [95% CI] | criterion | holds |", "|---|---|---|---|---|"]

@@ -30,6 +30,7 @@ from sim.validation.facts import (
     SF_CHECKS,
     SF_REPLICATES,
     Check,
+    all_checks,
     school_count,
     sf_runs,
     withdrawal_steps,
@@ -171,8 +172,7 @@ def adhoc_markdown(replicates: int = SF_REPLICATES, seed: int = 0) -> str:
 
 def size_failures(size: str, replicates: int = SF_REPLICATES, seed: int = 0) -> list[Check]:
     """Every stylized-fact check that fails in the district of :data:`SIZES` named ``size``."""
-    runs = sf_runs(replicates, seed, overrides=SIZES[size])
-    return [c for group in SF_CHECKS for c in group(runs) if not c.passes()]
+    return [c for c in all_checks(replicates, seed, SIZES[size]) if not c.passes()]
 
 
 def sizes_markdown(replicates: int = SF_REPLICATES, seed: int = 0, sizes: Sequence[str] = tuple(SIZES)) -> str:

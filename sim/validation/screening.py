@@ -24,7 +24,7 @@ import pandas as pd
 from scipy.stats import qmc
 
 from sim.config import REPO_ROOT
-from sim.validation.facts import SF_CHECKS, sf_runs
+from sim.validation.facts import all_checks
 
 #: Searched parameters and the part of their documented range that is sampled.
 SPACE: dict[str, tuple[float, float]] = {
@@ -70,8 +70,7 @@ def overrides(row: pd.Series) -> tuple[str, ...]:
 
 def score(ov: tuple[str, ...], replicates: int, base_seed: int = 0) -> tuple[int, int]:
     """(checks passed, checks) of every stylized-fact check at ``ov``."""
-    runs = sf_runs(replicates, base_seed=base_seed, overrides=ov)
-    checks = [c for group in SF_CHECKS for c in group(runs)]
+    checks = all_checks(replicates, base_seed, ov)
     return sum(c.passes() for c in checks), len(checks)
 
 
