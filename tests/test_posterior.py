@@ -58,23 +58,31 @@ def test_integer_parameters_are_drawn_as_integers(tmp_path):
     assert name == "teacher.min_prototype_steps" and value == 2 and isinstance(value, int)
 
 
-def _adoption_interval(posterior, base_seed: int, replicates: int = 24) -> float:
+def _final_adoption(posterior, base_seed: int, replicates: int = 24) -> pd.Series:
     cfg = load_config("baseline", [*SMALL, f"run.replicates={replicates}", f"seed={base_seed}"])
     specs, _ = comparison_specs(cfg, ["baseline"], SMALL, posterior)
     ts = pd.concat(run_many(specs, workers=1, progress=False))
-    final = ts[ts["step"] == 20]["teacher_adoption"]
+    return ts[ts["step"] == 20]["teacher_adoption"]
+
+
+def _width(final: pd.Series) -> float:
     return float(final.quantile(0.95) - final.quantile(0.05))
 
 
 @pytest.mark.parametrize("base_seed", [0, 1, 2])
 def test_a_wide_posterior_widens_the_intervals(tmp_path, base_seed):
-    """Explore rate 0 (nobody starts) or 1: the 90% interval of adoption must widen a lot."""
+    """Explore rate 0 (nobody starts) or 1 in equal shares: the 90% interval of adoption must reach from the
+    draws of 0 (no adoption) to where runs with explore rate 1 land, wider than seed variation alone."""
     default = load_config("baseline").teacher.explore_rate
     wide = load_posterior(write(tmp_path, "teacher.explore_rate,weight\n0.0,1\n1.0,1\n"))
     narrow = load_posterior(write(tmp_path, f"teacher.explore_rate,weight\n{default},1\n", "narrow.csv"))
-    seeds_only = _adoption_interval(None, base_seed)
-    assert _adoption_interval(narrow, base_seed) == pytest.approx(seeds_only)  # a point mass changes nothing
-    assert _adoption_interval(wide, base_seed) > seeds_only + 0.15
+    ones = load_posterior(write(tmp_path, "teacher.explore_rate,weight\n1.0,1\n", "ones.csv"))
+    seeds_only = _final_adoption(None, base_seed)
+    assert _width(_final_adoption(narrow, base_seed)) == pytest.approx(_width(seeds_only))  # a point mass changes nothing
+    spread = _final_adoption(wide, base_seed)
+    assert spread.quantile(0.05) == 0 < seeds_only.quantile(0.05)  # the draws of 0: nobody adopts
+    assert spread.quantile(0.95) >= _final_adoption(ones, base_seed).median()  # the draws of 1
+    assert _width(spread) > _width(seeds_only)
 
 
 def test_same_draw_for_a_replicate_in_every_scenario(tmp_path):

@@ -35,6 +35,13 @@ def _source_with(meta: str, note: str) -> str:
     return f"{head}source: {source + ', ' if source else ''}{note}"
 
 
+def _real(x: float) -> str:
+    """``x`` to 3 significant digits, always written as a real number (10.0, not 10), so a calibrated
+    parameter keeps its type in the configuration."""
+    s = f"{x:.3g}"
+    return s if any(c in s for c in ".en") else s + ".0"
+
+
 def set_defaults(text: str, values: dict[str, float], note: str) -> str:
     """Config text with ``values`` (dotted key -> number) as defaults and ``note`` in their sources.
 
@@ -54,7 +61,7 @@ def set_defaults(text: str, values: dict[str, float], note: str) -> str:
         key = f"{section}.{m.group(1)}"
         if key not in values:
             continue
-        lines[i] = f"  {m.group(1)}:{m.group(2) or ' '}{values[key]:.3g}{m.group(4) or ''}\n"
+        lines[i] = f"  {m.group(1)}:{m.group(2) or ' '}{_real(values[key])}{m.group(4) or ''}\n"
         j = i - 1
         if j >= 0 and lines[j].lstrip().startswith("# unit:"):
             lines[j] = _source_with(lines[j].rstrip("\n"), note) + "\n"
@@ -99,8 +106,26 @@ def adopt(out: str | Path, experiment: str, config: Path = CONFIG_DIR / "config.
     return dest
 
 
+def posterior_markdown(sample: pd.DataFrame, experiment: str) -> str:
+    """The adopted posterior as a Markdown table: each free parameter's prior, median (the default), 5% and 95%
+    quantiles, and the 5-95% span as a share of the prior's (near 1: the patterns do not identify it)."""
+    from sim.calibration.calibrate import posterior_table
+
+    exp = load_experiment(experiment)
+    lines = ["| parameter | prior | median (the default) | 5% | 95% | span / prior's span |", "|---|---|---|---|---|---|"]
+    for r in posterior_table(sample, exp).itertuples():
+        prior = exp.free[r.parameter]
+        rv = prior.rv()
+        lo, hi = rv.ppf(0.05), rv.ppf(0.95)
+        text = (f"uniform {prior.low:g}-{prior.high:g}" if prior.kind == "uniform"
+                else f"normal {prior.mean:g} ± {prior.sd:g} in {prior.low:g}-{prior.high:g}")
+        lines.append(f"| `{r.parameter}` | {text} | {r.q50:.3g} | {r.q05:.3g} | {r.q95:.3g} | "
+                     f"{(r.q95 - r.q05) / (hi - lo):.2f} |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> None:
-    """``python -m sim.calibration.adopt out=DIR experiment=NAME``."""
+    """``python -m sim.calibration.adopt out=DIR experiment=NAME``: adopt, then print the posterior table."""
     args = dict(a.split("=", 1) for a in (sys.argv[1:] if argv is None else argv) if "=" in a)
     try:
         if set(args) != {"out", "experiment"}:
@@ -111,7 +136,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"adopt: {exc}", file=sys.stderr)
         raise SystemExit(EXIT_BAD_INPUT) from None
     print(f"Wrote the posterior medians into scenarios/config.yaml and the sample to {dest}; "
-          "now run python -m sim.paramdoc.")
+          "now run python -m sim.paramdoc.\n")
+    print(posterior_markdown(pd.read_csv(dest), args["experiment"]))
 
 
 if __name__ == "__main__":

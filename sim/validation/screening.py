@@ -1,10 +1,14 @@
-"""A small screening search for the parameters marked "calibrated (pending the case calibration)".
+"""The screening search that set parameters before the cases calibration could fit them (kept as the record).
 
 Not a calibration: a Latin-hypercube sample of those parameters within their
 documented ranges, each point scored by how many stylized-fact checks
 (:data:`sim.validation.facts.SF_CHECKS`) it passes over a few replicates; the
-best point (ties: the earlier one) gives the defaults in scenarios/config.yaml
-until the calibration to the cases replaces them. Run with::
+best point (ties: the earlier one) gave their defaults. The cases calibration
+(experiments/calibrate_cases.yaml) has since fitted all of them but Lake
+County's two review thresholds, which only Lake County's held-out record
+informs; those keep the search's values (:mod:`sim.validation.dependence`
+shows which checks rest on them). :data:`SPACE` gave the calibration its
+priors. Run with::
 
     python -m sim.validation.screening --points 16 --replicates 4 --seed 0
     python -m sim.validation.screening --points 12 --replicates 8 --seed 1 --local 0.25 --out screening_local.csv

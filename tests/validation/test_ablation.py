@@ -12,11 +12,8 @@ REPLICATES = 8
 
 #: Known gap, documented in docs/validation.md ("Which mechanism produces each fact"): with the calibrated defaults
 #: SF2's baseline checks fail with the mechanism on (ad hoc sharing, as fitted, replicates too much), and its
-#: contrast check holds without it, so no check breaks when it is switched off; SF8's checks that need the key
-#: person fail with her at 8 seeds (docs/validation.md, "What does not hold").
-KNOWN = {2: "SF2's baseline checks fail with the calibrated ad hoc sharing, so none can break without it",
-         8: "SF8's losses when the key person leaves come after most imports (planning schools import while she is "
-            "there); at 8 seeds only the check that she carried imports holds, and it holds under a plan too"}
+#: contrast check holds without it, so no check breaks when it is switched off.
+KNOWN = {2: "SF2's baseline checks fail with the calibrated ad hoc sharing, so none can break without it"}
 
 
 @pytest.mark.parametrize("ablation", [pytest.param(a, marks=pytest.mark.xfail(reason=KNOWN[a.fact], strict=True))
