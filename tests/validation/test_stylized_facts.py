@@ -50,7 +50,7 @@ def test_sf3_surface_change_outpaces_depth(replicated):
 
 
 @pytest.mark.xfail(strict=True, reason="known gap (docs/validation.md, 'What does not hold'): with the calibrated "
-                   "quitting, exhausted teachers give up and leave the users, so the exhaustion of those who tried "
+                   "quitting, teachers give up sooner and recover their energy, so the exhaustion of those who tried "
                    "is 0.184 [0.181, 0.187] at year 2 (bound 0.2) and no longer grows from year 2 to year 5")
 def test_sf4_unguided_effort_exhausts_teachers_and_leaves_margins_out(replicated):
     """Exhaustion of teachers who tried grows (less with coaching); margins get under half; the gap widens."""
