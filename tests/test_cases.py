@@ -196,7 +196,8 @@ def test_set_defaults_writes_values_and_sources():
 
 def test_a_whole_number_median_keeps_the_parameter_real_valued():
     text = (CONFIG_DIR / "config.yaml").read_text()
-    cfg = yaml.safe_load(set_defaults(text, {"principal.close_lag": 10.0, "policy.waiver_months": 1234.5}, "calibrated"))
+    values = {"principal.close_lag": 10.0, "policy.waiver_months": 1234.5}
+    cfg = yaml.safe_load(set_defaults(text, values, "calibrated"))
     assert isinstance(cfg["principal"]["close_lag"], float) and cfg["principal"]["close_lag"] == 10.0
     assert isinstance(cfg["policy"]["waiver_months"], float) and cfg["policy"]["waiver_months"] == 1230.0
 
@@ -206,7 +207,8 @@ def test_posterior_table_says_how_much_narrower_than_its_prior_each_parameter_is
     exp = load_experiment("calibrate_cases")
     sample = pd.DataFrame({k: rng.uniform(p.low, p.high, 4000) for k, p in exp.free.items()}).assign(weight=1.0)
     sample["principal.codify_min_depth"] = rng.uniform(0.0, 0.06, 4000)  # a tenth of its prior's width
-    rows = {line.split(" | ")[0].strip("| `"): line for line in posterior_markdown(sample, "calibrate_cases").splitlines()[2:]}
+    table = posterior_markdown(sample, "calibrate_cases").splitlines()[2:]
+    rows = {line.split(" | ")[0].strip("| `"): line for line in table}
     assert set(rows) == set(exp.free)
     share = {k: float(line.rstrip(" |").split(" | ")[-1]) for k, line in rows.items()}
     assert share["principal.codify_min_depth"] == pytest.approx(0.1, abs=0.01)

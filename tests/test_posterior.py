@@ -78,7 +78,8 @@ def test_a_wide_posterior_widens_the_intervals(tmp_path, base_seed):
     narrow = load_posterior(write(tmp_path, f"teacher.explore_rate,weight\n{default},1\n", "narrow.csv"))
     ones = load_posterior(write(tmp_path, "teacher.explore_rate,weight\n1.0,1\n", "ones.csv"))
     seeds_only = _final_adoption(None, base_seed)
-    assert _width(_final_adoption(narrow, base_seed)) == pytest.approx(_width(seeds_only))  # a point mass changes nothing
+    # a point mass changes nothing
+    assert _width(_final_adoption(narrow, base_seed)) == pytest.approx(_width(seeds_only))
     spread = _final_adoption(wide, base_seed)
     assert spread.quantile(0.05) == 0 < seeds_only.quantile(0.05)  # the draws of 0: nobody adopts
     assert spread.quantile(0.95) >= _final_adoption(ones, base_seed).median()  # the draws of 1

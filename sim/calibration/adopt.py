@@ -112,7 +112,8 @@ def posterior_markdown(sample: pd.DataFrame, experiment: str) -> str:
     from sim.calibration.calibrate import posterior_table
 
     exp = load_experiment(experiment)
-    lines = ["| parameter | prior | median (the default) | 5% | 95% | span / prior's span |", "|---|---|---|---|---|---|"]
+    lines = ["| parameter | prior | median (the default) | 5% | 95% | span / prior's span |",
+             "|---|---|---|---|---|---|"]
     for r in posterior_table(sample, exp).itertuples():
         prior = exp.free[r.parameter]
         rv = prior.rv()

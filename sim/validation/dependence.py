@@ -69,7 +69,7 @@ BEFORE_REFIT: dict[str, float] = {
     "policy.pressure_dip": 2.3, "policy.ci_effect": 0.15, "policy.waiver_months": 8.0, "policy.waiver_grant": 0.69,
 }
 
-Move = tuple[str, float, float]  # (parameter or label, value in use, value tried)
+Move = tuple[str, float | str, float | str]  # (parameter or label, value in use, value tried)
 
 
 def flips(tried: list[tuple[Move, tuple[str, ...]]], replicates: int = SF_REPLICATES,
@@ -110,7 +110,8 @@ def refit_markdown(replicates: int = SF_REPLICATES, seed: int = 0) -> str:
     tried = [((path, now[path], BEFORE_REFIT[path]), (f"{path}={BEFORE_REFIT[path]}",)) for path in changed]
     tried.append((("all of them", "the fit", "before"), tuple(f"{p}={BEFORE_REFIT[p]}" for p in changed)))
     return _markdown(flips(tried, replicates, seed),
-                     "| parameter (calibrated value) | set back to | checks whose verdict changes (as is -> set back) |")
+                     "| parameter (calibrated value) | set back to "
+                     "| checks whose verdict changes (as is -> set back) |")
 
 
 def main(argv: list[str] | None = None) -> int:
