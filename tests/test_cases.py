@@ -194,6 +194,14 @@ def test_set_defaults_writes_values_and_sources():
         set_defaults(text, {"peers.nothing": 1.0}, "calibrated")
 
 
+def test_adopting_drops_a_hand_tuning_sentence_whole_even_with_decimals_in_it():
+    text = ("teacher:\n  # Rate of something.\n  # Calibrated so that about 0.02 a month is reached (SF5). Kept sentence.\n"
+            "  # unit: per month; range: [0, 1]; source: modelling choice\n  explore_rate: 0.2\n")
+    lines = set_defaults(text, {"teacher.explore_rate": 0.12}, "calibrated").splitlines()
+    assert lines[1:3] == ["  # Rate of something. Kept sentence.", "  # unit: per month; range: [0, 1]; source: "
+                          "modelling choice, calibrated"] and lines[3] == "  explore_rate: 0.12"
+
+
 def test_a_whole_number_median_keeps_the_parameter_real_valued():
     text = (CONFIG_DIR / "config.yaml").read_text()
     values = {"principal.close_lag": 10.0, "policy.waiver_months": 1234.5}

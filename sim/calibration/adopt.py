@@ -70,7 +70,7 @@ def set_defaults(text: str, values: dict[str, float], note: str) -> str:
                 first -= 1
             if first < j:  # the meaning: drop "Calibrated so that ..." sentences of an earlier hand tuning
                 meaning = " ".join(x.strip()[1:].strip() for x in lines[first:j])
-                kept = re.sub(r"\s*Calibrated so that[^.]*\.", "", meaning).strip()
+                kept = re.sub(r"\s*Calibrated so that.*?\.(?=\s|$)", "", meaning).strip()  # to the sentence's end
                 if kept != meaning:
                     lines[first:j] = [f"  # {x}\n" for x in textwrap.wrap(kept, 114)] + [""] * 0
         done.add(key)
