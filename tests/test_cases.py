@@ -195,7 +195,8 @@ def test_set_defaults_writes_values_and_sources():
 
 
 def test_adopting_drops_a_hand_tuning_sentence_whole_even_with_decimals_in_it():
-    text = ("teacher:\n  # Rate of something.\n  # Calibrated so that about 0.02 a month is reached (SF5). Kept sentence.\n"
+    text = ("teacher:\n  # Rate of something.\n"
+            "  # Calibrated so that about 0.02 a month is reached (SF5). Kept sentence.\n"
             "  # unit: per month; range: [0, 1]; source: modelling choice\n  explore_rate: 0.2\n")
     lines = set_defaults(text, {"teacher.explore_rate": 0.12}, "calibrated").splitlines()
     assert lines[1:3] == ["  # Rate of something. Kept sentence.", "  # unit: per month; range: [0, 1]; source: "
