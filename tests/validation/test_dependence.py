@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from sim.calibration.experiment import load_experiment
 from sim.config import parameter_specs
-from sim.validation.dependence import UNFITTED, main, moves, unfitted_parameters
+from sim.validation.dependence import BEFORE_REFIT, main, moves, unfitted_parameters
 
 
 def test_every_parameter_no_calibration_fits_is_moved_from_the_value_in_use():
@@ -32,9 +33,6 @@ def test_the_command_exits_2_on_bad_input(argv, capsys):
 
 
 def test_the_refit_table_sets_back_every_calibrated_parameter():
-    from sim.calibration.experiment import load_experiment
-    from sim.validation.dependence import BEFORE_REFIT
-
     free = load_experiment("calibrate_cases").free
     assert set(BEFORE_REFIT) == set(free)
     assert all(free[p].low <= v <= free[p].high for p, v in BEFORE_REFIT.items())  # inside the priors
