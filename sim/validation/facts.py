@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,6 +50,11 @@ class Check:
         x = getattr(self.value, self.stat)
         return x > self.bound if self.op == ">" else x < self.bound
 
+    def share_meeting(self) -> float:
+        """Share of the replicate values on the bound's side (each run judged alone, as a predictive check)."""
+        x = np.asarray(self.value.values, dtype=float)
+        return float(np.mean(x > self.bound if self.op == ">" else x < self.bound)) if x.size else float("nan")
+
     def criterion(self) -> str:
         what = {"lo": "lower bound", "hi": "upper bound", "mean": "mean"}[self.stat]
         return f"{what} {self.op} {self.bound:g}"
@@ -58,12 +64,15 @@ class Check:
                 f"{'holds' if self.passes() else 'FAILS'}")
 
 
-def sf_runs(replicates: int = SF_REPLICATES, base_seed: int = 0, overrides: tuple[str, ...] = ()) -> Runs:
+def sf_runs(replicates: int = SF_REPLICATES, base_seed: int = 0, overrides: tuple[str, ...] = (), *,
+            draws: Sequence[Sequence[str]] | None = None, executor: Executor | None = None) -> Runs:
     """A cached ``runs(label, overrides=())`` with the SF probes.
 
     ``overrides`` apply to every run (a district size, or a mechanism switched
     off for the ablation table); Lake County runs last :data:`LAKE_STEPS` and are
-    probed every month.
+    probed every month. ``draws`` gives each replicate its own overrides (its
+    row of a posterior sample, the same in every scenario, so comparisons stay
+    paired); ``executor`` runs the replicates in parallel (same results).
     """
     cache: dict[tuple[str, tuple[str, ...]], Replicates] = {}
 
@@ -73,7 +82,8 @@ def sf_runs(replicates: int = SF_REPLICATES, base_seed: int = 0, overrides: tupl
             lake = label.startswith("lake_backing_away")
             ov = (*overrides, *extra, *((f"steps={LAKE_STEPS}",) if lake else ()))
             probes = range(LAKE_STEPS + 1) if lake else PROBE_STEPS
-            cache[key] = run_replicates(label, replicates, base_seed=base_seed, overrides=ov, probe_steps=probes)
+            cache[key] = run_replicates(label, replicates, base_seed=base_seed, overrides=ov, probe_steps=probes,
+                                        replicate_overrides=draws, executor=executor)
         return cache[key]
 
     return runs

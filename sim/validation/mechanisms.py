@@ -30,12 +30,13 @@ from sim.validation.facts import (
     SF_CHECKS,
     SF_REPLICATES,
     Check,
+    Runs,
     all_checks,
     school_count,
     sf_runs,
     withdrawal_steps,
 )
-from sim.validation.replicates import YEAR5, Interval, mean_ci, paired_ci, run_replicates
+from sim.validation.replicates import YEAR5, Interval, mean_ci, paired_ci
 
 #: Collegial networks compared in the baseline (colleagues per teacher, ``network.degree``).
 SPARSE, DENSE = 3, 12
@@ -48,11 +49,19 @@ SIZES = {"small": ("district.schools=10", "district.teachers_per_school=15"),
          "big schools": ("district.schools=20", "district.teachers_per_school=60")}
 
 
+def density_check(runs: Runs) -> Check:
+    """Colleagues matter: year-5 share of teachers using PL, a dense minus a sparse collegial network (paired by
+    seed), must exceed 3 points with an interval that excludes zero."""
+    sparse = runs("baseline", (f"network.degree={SPARSE}",))
+    dense = runs("baseline", (f"network.degree={DENSE}",))
+    return Check("network", f"baseline, year 5: share of teachers using PL, a dense collegial network ({DENSE} "
+                            f"colleagues) - a sparse one ({SPARSE})",
+                 paired_ci(dense.at(YEAR5, "teacher_adoption"), sparse.at(YEAR5, "teacher_adoption")), "lo", ">", 0.03)
+
+
 def density_effect(replicates: int = SF_REPLICATES, seed: int = 0) -> Interval:
     """Year-5 share of teachers using PL, dense minus sparse collegial network, paired by seed."""
-    sparse = run_replicates("baseline", replicates, base_seed=seed, overrides=(f"network.degree={SPARSE}",))
-    dense = run_replicates("baseline", replicates, base_seed=seed, overrides=(f"network.degree={DENSE}",))
-    return paired_ci(dense.at(YEAR5, "teacher_adoption"), sparse.at(YEAR5, "teacher_adoption"))
+    return density_check(sf_runs(replicates, seed)).value
 
 
 def withdrawal_months(replicates: int = SF_REPLICATES, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

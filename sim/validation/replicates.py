@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -25,12 +26,13 @@ YEAR1, YEAR2, YEAR5 = MONTHS_PER_YEAR, 2 * MONTHS_PER_YEAR, 5 * MONTHS_PER_YEAR
 
 @dataclass(frozen=True)
 class Interval:
-    """Mean over replicates with a two-sided t confidence interval."""
+    """Mean over replicates with a two-sided t confidence interval (and the replicate values it summarizes)."""
 
     mean: float
     lo: float
     hi: float
     n: int
+    values: tuple[float, ...] = field(default=(), repr=False, compare=False)
 
     def excludes_zero(self) -> bool:
         """Whether the interval lies entirely on one side of zero."""
@@ -45,10 +47,11 @@ def mean_ci(values: Sequence[float] | np.ndarray, level: float = 0.95) -> Interv
     x = np.asarray(values, dtype=float)
     n = x.size
     m = float(x.mean())
+    kept = tuple(float(v) for v in x)
     if n < 2:
-        return Interval(m, m, m, n)
+        return Interval(m, m, m, n, kept)
     half = float(stats.t.ppf(0.5 + level / 2, n - 1) * x.std(ddof=1) / np.sqrt(n))
-    return Interval(m, m - half, m + half, n)
+    return Interval(m, m - half, m + half, n, kept)
 
 
 def paired_ci(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray, level: float = 0.95) -> Interval:
@@ -110,8 +113,10 @@ class Replicates:
 def run_replicates(scenario: str | Sequence[str], replicates: int, *, base_seed: int = 0,
                    overrides: Sequence[str] = (), probe_steps: Sequence[int] = (),
                    probe: Probe = teacher_probe,
-                   prepare: Callable[[DistrictModel], None] | None = None) -> Replicates:
-    """Run ``replicates`` seeds of a scenario in this process and collect what the tests need.
+                   prepare: Callable[[DistrictModel], None] | None = None,
+                   replicate_overrides: Sequence[Sequence[str]] | None = None,
+                   executor: Executor | None = None) -> Replicates:
+    """Run ``replicates`` seeds of a scenario and collect what the tests need.
 
     Parameters
     ----------
@@ -125,13 +130,45 @@ def run_replicates(scenario: str | Sequence[str], replicates: int, *, base_seed:
         Steps at which ``probe(model)`` is recorded (after the step).
     prepare : callable, optional
         Called on each new model before it runs (e.g. to seed adopters).
+    replicate_overrides : sequence of sequences of str, optional
+        Overrides of each replicate (e.g. its draw from a posterior sample); ``overrides`` win where both set
+        a parameter.
+    executor : concurrent.futures.Executor, optional
+        Runs blocks of :data:`BLOCK` replicates in parallel (``probe`` and ``prepare`` must then be
+        picklable); the results do not depend on it, since each replicate has its own seed.
     """
-    names = scenario_presets(scenario) if isinstance(scenario, str) else list(scenario)
-    cfg = load_config(names, list(overrides))
+    names = tuple(scenario_presets(scenario) if isinstance(scenario, str) else scenario)
+    per = [tuple(o) for o in replicate_overrides] if replicate_overrides is not None else [()] * replicates
+    if len(per) != replicates:
+        raise ValueError(f"replicate_overrides has {len(per)} entries for {replicates} replicates")
+    job = (names, tuple(overrides), base_seed, tuple(sorted(set(probe_steps))), probe, prepare)
+    if executor is None:
+        parts = [_run_block(job, list(enumerate(per)))]
+    else:
+        blocks = [list(enumerate(per))[i:i + BLOCK] for i in range(0, replicates, BLOCK)]
+        parts = list(executor.map(_run_block, [job] * len(blocks), blocks))
+    frames = [f for p in parts for f in p[0]]
+    schools = [f for p in parts for f in p[1]]
+    probes = [row for p in parts for row in p[2]]
+    return Replicates(pd.concat(frames, ignore_index=True), pd.concat(schools, ignore_index=True),
+                      pd.DataFrame(probes) if probes else pd.DataFrame(columns=["replicate", "step"]))
+
+
+#: Replicates per task when :func:`run_replicates` is given an executor.
+BLOCK = 5
+
+
+def _run_block(job: tuple, block: list[tuple[int, tuple[str, ...]]]) -> tuple[list, list, list]:
+    """Replicates ``block`` ((index, own overrides) pairs) of ``job``: time series, school tables, probe rows."""
+    names, overrides, base_seed, wanted, probe, prepare = job
     frames, schools, probes = [], [], []
-    wanted = set(probe_steps)
-    for r in range(replicates):
-        m = build_model(cfg, seed=replicate_seed(base_seed, r), validate_config=False)
+    configs: dict[tuple[str, ...], object] = {}
+    fixed = {o.split("=", 1)[0].lstrip("+~") for o in overrides}
+    for r, own in block:
+        if own not in configs:
+            configs[own] = load_config(list(names), [*(o for o in own if o.split("=", 1)[0] not in fixed),
+                                                     *overrides])
+        m = build_model(configs[own], seed=replicate_seed(base_seed, r), validate_config=False)
         if prepare is not None:
             prepare(m)
         if 0 in wanted:
@@ -142,8 +179,7 @@ def run_replicates(scenario: str | Sequence[str], replicates: int, *, base_seed:
                 probes.append({"replicate": r, "step": m.steps, **probe(m)})
         frames.append(m.timeseries().assign(replicate=r))
         schools.append(m.school_table().assign(replicate=r))
-    return Replicates(pd.concat(frames, ignore_index=True), pd.concat(schools, ignore_index=True),
-                      pd.DataFrame(probes) if probes else pd.DataFrame(columns=["replicate", "step"]))
+    return frames, schools, probes
 
 
 def schoolwide_within(schools: pd.DataFrame, months: int) -> pd.DataFrame:

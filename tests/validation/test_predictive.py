@@ -1,0 +1,97 @@
+"""The stylized-fact checks with parameters drawn from the posterior (sim.validation.predictive)."""
+
+from __future__ import annotations
+
+from concurrent.futures import ProcessPoolExecutor
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sim.config import load_config
+from sim.inputs import build_model
+from sim.runs.posterior import load_posterior
+from sim.runs.runner import replicate_seed
+from sim.validation.facts import Check, sf_runs
+from sim.validation.predictive import POSTERIOR, draw_overrides, posterior_checks
+from sim.validation.replicates import mean_ci, run_replicates
+
+TINY = ("district.schools=4", "district.teachers_per_school=8")
+
+
+def test_replicates_in_worker_processes_equal_replicates_in_this_one():
+    """Parallel blocks change nothing: each replicate has its own seed (and here its own explore rate)."""
+    own = [("teacher.explore_rate=0.05",), ("teacher.explore_rate=0.4",), (), ("teacher.explore_rate=0.4",),
+           ("teacher.explore_rate=0.05",), (), ("teacher.explore_rate=0.2",)]
+    serial = run_replicates("baseline", len(own), base_seed=3, overrides=TINY, probe_steps=(10, 20),
+                            replicate_overrides=own)
+    with ProcessPoolExecutor(2) as pool:
+        parallel = run_replicates("baseline", len(own), base_seed=3, overrides=TINY, probe_steps=(10, 20),
+                                  replicate_overrides=own, executor=pool)
+    pd.testing.assert_frame_equal(serial.timeseries, parallel.timeseries)
+    pd.testing.assert_frame_equal(serial.probes, parallel.probes)
+    pd.testing.assert_frame_equal(serial.schools, parallel.schools)
+
+
+def _alone(overrides: tuple[str, ...], seed: int) -> pd.DataFrame:
+    """The time series of one stand-alone run."""
+    m = build_model(load_config("baseline", list(overrides)), seed=seed)
+    for _ in range(m.p.steps):
+        m.step()
+    return m.timeseries().reset_index(drop=True)
+
+
+def test_a_replicate_with_its_own_overrides_is_the_run_those_values_and_its_seed_give():
+    """Replicate r with overrides is exactly a stand-alone run of the same values with replicate_seed(seed, r);
+    an override given to every replicate wins over a replicate's own value of the same parameter."""
+    own = [("teacher.explore_rate=0.45", "peers.influence=0.3"), ("teacher.explore_rate=0.01",)]
+
+    def mine(reps, r: int) -> pd.DataFrame:
+        ts = reps.timeseries
+        return ts[ts["replicate"] == r].drop(columns="replicate").reset_index(drop=True)
+
+    reps = run_replicates("baseline", 2, base_seed=7, overrides=TINY, replicate_overrides=own)
+    for r, extra in enumerate(own):
+        pd.testing.assert_frame_equal(mine(reps, r), _alone((*extra, *TINY), replicate_seed(7, r)))
+    common = run_replicates("baseline", 2, base_seed=7, overrides=(*TINY, "teacher.explore_rate=0.0"),
+                            replicate_overrides=own)
+    pd.testing.assert_frame_equal(mine(common, 0), _alone(("peers.influence=0.3", *TINY, "teacher.explore_rate=0.0"),
+                                                          replicate_seed(7, 0)))
+    with pytest.raises(ValueError, match="3 replicates"):
+        run_replicates("baseline", 3, overrides=TINY, replicate_overrides=own)
+
+
+def test_draws_are_rows_of_the_posterior_reproducible_and_varied():
+    post = load_posterior(POSTERIOR)
+    a, b = draw_overrides(post, 30, seed=0), draw_overrides(post, 30, seed=0)
+    assert a == b, "the same seed draws the same rows"
+    assert draw_overrides(post, 30, seed=1) != a, "another seed draws other rows"
+    assert len(set(a)) > 20, "30 draws from 300 equally weighted rows are mostly distinct"
+    rows = {tuple(f"{n}={v}" for n, v in post.row(i)) for i in range(len(post.weights))}
+    assert set(a) <= rows and all(len(d) == len(post.names) for d in a)
+
+
+def test_share_meeting_counts_single_runs_on_the_bounds_side():
+    c = Check("SF0", "x", mean_ci([0.1, 0.3, 0.6, 0.7]), "lo", ">", 0.5)
+    assert c.share_meeting() == 0.5
+    assert Check("SF0", "x", mean_ci([0.1, 0.3, 0.6, 0.7]), "hi", "<", 0.65).share_meeting() == 0.75
+
+
+def test_posterior_checks_give_each_replicate_its_draw_in_every_scenario():
+    """Replicate r of every scenario runs with draw r and seed r (so comparisons stay paired), and the table's
+    checks are SF1-SF8 and the density check, each over the draws."""
+    post = load_posterior(POSTERIOR)
+    draws = draw_overrides(post, 3, 0)
+    runs = sf_runs(3, 0, TINY, draws=draws)
+    for label in ("baseline", "clear_problems"):
+        ts = runs(label).timeseries
+        for r in range(3):
+            m = build_model(load_config(label, [*draws[r], *TINY]), seed=replicate_seed(0, r))
+            for _ in range(m.p.steps):
+                m.step()
+            pd.testing.assert_frame_equal(ts[ts["replicate"] == r].drop(columns="replicate").reset_index(drop=True),
+                                          m.timeseries().reset_index(drop=True))
+    checks = posterior_checks(4, 0, overrides=TINY, workers=2)
+    assert {c.fact for c in checks} == {f"SF{i}" for i in range(1, 9)} | {"network"}
+    assert all(len(c.value.values) == c.value.n for c in checks)
+    assert np.isfinite([c.share_meeting() for c in checks]).all()
