@@ -25,7 +25,7 @@ from sim.files import atomic_path, check_writable, folder_lock, remove_temporary
 from sim.inputs.survey import check_init_survey
 from sim.provenance import provenance
 from sim.runs.plots import curves_with_bands
-from sim.runs.posterior import Posterior, load_posterior
+from sim.runs.posterior import Posterior, fixed_parameters, load_posterior, refuse_fixed
 from sim.runs.runner import RunSpec, replicate_seed, run_many, scenario_presets
 from sim.runs.summary import plain_summary
 
@@ -87,7 +87,8 @@ def check_inputs(args: Sequence[str]) -> DictConfig:
     for label in scenario_labels(cfg.run):
         check_init_survey(load_config(scenario_presets(label), model_overrides(args)))
     if cfg.run.posterior:
-        load_posterior(cfg.run.posterior)
+        refuse_fixed(load_posterior(cfg.run.posterior), fixed_parameters(scenario_labels(cfg.run),
+                                                                         model_overrides(args)))
     return cfg
 
 
@@ -116,6 +117,8 @@ def comparison_specs(cfg: DictConfig, labels: Sequence[str], overrides: Sequence
     scenario, so differences between scenarios stay paired.
     """
     reps = range(int(cfg.run.replicates))
+    if posterior is not None:
+        refuse_fixed(posterior, fixed_parameters(labels, overrides))
     draws = {r: posterior.draw_index(int(cfg.seed), r) for r in reps} if posterior else {}
     specs = [RunSpec(label, r, replicate_seed(cfg.seed, r), tuple(overrides),
                      posterior.row(draws[r]) if posterior else ())

@@ -187,8 +187,9 @@ def available_scenarios(config_dir: Path = CONFIG_DIR) -> list[str]:
     return sorted(p.stem for p in (config_dir / SCENARIO_GROUP).glob("*.yaml"))
 
 
-def preset_parameters(config_dir: Path = CONFIG_DIR) -> set[str]:
-    """Dotted paths of every parameter that some preset sets: the policy levers that define the scenarios."""
+def preset_parameters(config_dir: Path = CONFIG_DIR, names: Iterable[str] | None = None) -> set[str]:
+    """Dotted paths of every parameter that some preset sets (or one of the presets ``names``): the policy
+    levers that define the scenarios."""
     def leaves(node: dict, prefix: str = "") -> Iterable[str]:
         for key, value in node.items():
             if isinstance(value, dict):
@@ -197,10 +198,17 @@ def preset_parameters(config_dir: Path = CONFIG_DIR) -> set[str]:
                 yield f"{prefix}{key}"
 
     out: set[str] = set()
-    for path in (config_dir / SCENARIO_GROUP).glob("*.yaml"):
+    files = ([config_dir / SCENARIO_GROUP / f"{n}.yaml" for n in names] if names is not None
+             else (config_dir / SCENARIO_GROUP).glob("*.yaml"))
+    for path in files:
         node = yaml.safe_load(path.read_text()) or {}
         out.update(k for k in leaves({k: v for k, v in node.items() if k not in _NOT_PARAMETERS}))
     return out
+
+
+def override_keys(overrides: Iterable[str]) -> list[str]:
+    """The dotted parameter each Hydra override ``key=value`` sets (``+``/``~`` prefixes dropped)."""
+    return [str(ov).split("=", 1)[0].lstrip("+~") for ov in overrides]
 
 
 def scenario_presets(label: str) -> list[str]:
@@ -237,8 +245,8 @@ def _scenario_list(scenario: str | Sequence[str]) -> list[str]:
 
 def _check_override_keys(overrides: Iterable[str]) -> None:
     specs = parameter_specs()
-    for ov in overrides:
-        key = ov.split("=", 1)[0].lstrip("+~")
+    overrides = [str(ov) for ov in overrides]
+    for ov, key in zip(overrides, override_keys(overrides)):
         if "=" not in ov:
             raise ConfigError(f"Override '{ov}' is not of the form key=value, e.g. district.schools=10.")
         if key == SCENARIO_GROUP or key.startswith("hydra"):

@@ -22,7 +22,7 @@ from sim.calibration.cases import (
     scenario_bases,
 )
 from sim.calibration.sbc import ranks, uniformity
-from sim.config import CONFIG_DIR, REPO_ROOT, ConfigError, _parse_meta
+from sim.config import CONFIG_DIR, REPO_ROOT, ConfigError, _parse_meta, preset_parameters
 from sim.district.calendar import calendar_label, month_name, school_year, step_of
 from tests.conftest import run_module
 
@@ -246,3 +246,11 @@ def test_case_simulator_is_picklable(tmp_path):
     sim = CaseSimulator(scenario_bases(c), c.select("calibration"))
     again = pickle.loads(pickle.dumps(sim))
     assert again.simulate({}, 1) == copy.deepcopy(sim).simulate({}, 1)
+
+
+def test_no_preset_sets_a_parameter_the_cases_calibration_fits():
+    """The fitted values apply in every scenario and posterior draws fill them in, so a preset that set one
+    would have its lever undone (sim-run and sweeps refuse such a draw): the fitted and the levers stay apart."""
+    fitted = set(pd.read_csv(REPO_ROOT / "experiments" / "data" / "posterior_cases.csv").columns) - {"weight"}
+    assert len(fitted) == 21
+    assert not fitted & preset_parameters()

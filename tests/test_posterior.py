@@ -87,15 +87,27 @@ def test_a_wide_posterior_widens_the_intervals(tmp_path, base_seed):
 
 
 def test_same_draw_for_a_replicate_in_every_scenario(tmp_path):
-    post = load_posterior(write(tmp_path, "policy.goal_clarity,weight\n0.1,1\n0.5,1\n0.9,1\n"))
+    post = load_posterior(write(tmp_path, "peers.influence,weight\n0.1,1\n0.2,1\n0.3,1\n"))
     cfg = load_config("baseline", [*SMALL, "run.replicates=6"])
     specs, draws = comparison_specs(cfg, ["baseline", "henry_all_in"], SMALL, post)
     by = {(s.scenario, s.replicate): s.values for s in specs}
     assert all(by[("baseline", r)] == by[("henry_all_in", r)] == post.row(draws[r]) for r in range(6))
 
 
+def test_a_parameter_is_drawn_or_set_never_both(tmp_path):
+    """A draw would silently undo a command-line override or the lever a preset pulls: both are refused."""
+    lever = load_posterior(write(tmp_path, "policy.goal_clarity,weight\n0.1,1\n0.9,1\n"))
+    cfg = load_config("baseline", [*SMALL, "run.replicates=2"])
+    with pytest.raises(ConfigError, match="policy.goal_clarity is drawn from the posterior and also fixed in the "
+                                          "scenario preset 'clear_problems'"):
+        comparison_specs(cfg, ["clear_problems"], SMALL, lever)
+    post = load_posterior(write(tmp_path, "peers.influence,weight\n0.1,1\n", "p.csv"))
+    with pytest.raises(ConfigError, match=r"also fixed in overrides \('peers.influence=0.3'\)"):
+        comparison_specs(cfg, ["baseline"], (*SMALL, "peers.influence=0.3"), post)
+
+
 def test_sim_run_with_a_posterior_records_it_and_says_so(tmp_path):
-    post = write(tmp_path, "policy.goal_clarity,weight\n0.2,1\n0.8,1\n")
+    post = write(tmp_path, "peers.influence,weight\n0.2,1\n0.3,1\n")
     args = ["district.schools=4", "district.teachers_per_school=8", "steps=20", "run.replicates=3",
             "run.workers=1", "run.progress=false", "run.scenarios=[baseline]", f"run.posterior={post}",
             "run.name=p", f"run.out={tmp_path}"]
@@ -108,20 +120,24 @@ def test_sim_run_with_a_posterior_records_it_and_says_so(tmp_path):
                      f"run.out={tmp_path}", cwd=tmp_path)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and "missing.csv" in bad.stderr
     assert not (tmp_path / "q").exists()
+    clash = run_module("sim", *args[:-2], "peers.influence=0.1", "run.name=r", f"run.out={tmp_path}", cwd=tmp_path)
+    assert clash.returncode == 2 and "Traceback" not in clash.stderr
+    assert "peers.influence is drawn from the posterior and also fixed in overrides" in clash.stderr
+    assert not (tmp_path / "r").exists()
 
 
 def test_sweep_runs_draw_what_the_design_does_not_set(tmp_path):
     from sim.runs.experiment import make_design, make_plan, parse_experiment
 
-    post = write(tmp_path, "policy.goal_clarity,teacher.explore_rate,weight\n0.1,0.3,1\n0.9,0.6,1\n")
+    post = write(tmp_path, "peers.influence,teacher.explore_rate,weight\n0.1,0.3,1\n0.35,0.6,1\n")
     base = {"experiment": "t", "scenarios": ["baseline"], "overrides": SMALL[:2], "steps": 20,
-            "parameters": {"policy.goal_clarity": {"values": [0.4, 0.5]}}, "replicates": 8}
+            "parameters": {"peers.influence": {"values": [0.2, 0.25]}}, "replicates": 8}
     exp = parse_experiment({**base, "posterior": str(post)})
     plan = make_plan(exp, make_design(exp))
     assert len(plan) == 16
     for run in plan:
         values = dict(run.spec.values)
-        assert values["policy.goal_clarity"] in (0.4, 0.5)  # the design wins over the posterior
+        assert values["peers.influence"] in (0.2, 0.25)  # the design wins over the posterior
         assert values["teacher.explore_rate"] in (0.3, 0.6)
     assert len({dict(r.spec.values)["teacher.explore_rate"] for r in plan}) == 2
     plain = make_plan(parse_experiment(base), make_design(parse_experiment(base)))

@@ -41,7 +41,7 @@ from sim.config import (REPO_ROOT, ConfigError, ParamSpec, available_scenarios, 
 from sim.district.metrics import METRICS
 from sim.inputs.survey import check_init_survey
 from sim.runs.executors import EXECUTORS
-from sim.runs.posterior import Posterior, load_posterior
+from sim.runs.posterior import Posterior, fixed_parameters, load_posterior, refuse_fixed
 from sim.runs.runner import COMBINE, RunSpec, run_seed, scenario_presets
 
 EXPERIMENTS_DIR = Path(os.environ.get("SIM_EXPERIMENTS_DIR", REPO_ROOT / "experiments")).resolve()
@@ -560,11 +560,7 @@ def parse_experiment(cfg: DictConfig | dict, steps: dict[str, int] | None = None
     posterior = None
     if cfg.posterior:
         posterior = load_posterior(Path(str(cfg.posterior)))
-        fixed_keys = {ov.split("=", 1)[0].lstrip("+~") for ov in overrides}
-        clash = sorted(set(posterior.names) & fixed_keys)
-        if clash:
-            raise ConfigError(f"posterior: {', '.join(clash)} is drawn from the posterior and also fixed in "
-                              "overrides; keep one.")
+        refuse_fixed(posterior, fixed_parameters(labels, overrides))
     config = OmegaConf.to_container(cfg, resolve=True)
     config["scenarios"] = labels
     if cfg.parameter_set is not None:  # record the expanded set: later analyses must not re-expand a changed config

@@ -17,6 +17,7 @@ and the model's own random numbers are unchanged by it.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.config import REPO_ROOT, ConfigError, _check_value, parameter_specs
+from sim.config import (
+    REPO_ROOT,
+    ConfigError,
+    _check_value,
+    override_keys,
+    parameter_specs,
+    preset_parameters,
+    scenario_presets,
+)
 
 #: Stream tag of the posterior draws in the SeedSequence spawn key (keeps them apart from model seeds).
 POSTERIOR_STREAM = 0x9057
@@ -88,6 +97,27 @@ class Posterior:
         """What outputs record about the posterior."""
         return {"path": str(self.path), "sha256_16": self.digest, "rows": len(self.weights),
                 "effective_size": round(self.effective_size, 1), "parameters": list(self.names)}
+
+
+def fixed_parameters(labels: Iterable[str], overrides: Iterable[str] = ()) -> dict[str, str]:
+    """Each parameter a run fixes, with what fixes it: an override, or a scenario preset of ``labels``."""
+    fixed = {name: f"the scenario preset '{preset}'" for label in labels for preset in scenario_presets(label)
+             for name in preset_parameters(names=[preset])}
+    fixed.update({key: f"overrides ('{ov}')" for ov, key in zip(overrides, override_keys(overrides))})
+    return fixed
+
+
+def refuse_fixed(posterior: Posterior, fixed: Mapping[str, str]) -> None:
+    """Refuse a posterior that draws a parameter the run also fixes (``fixed``: :func:`fixed_parameters`).
+
+    A parameter is either drawn or set, never both: a draw would silently undo an explicit setting (an
+    override, or the lever a scenario preset pulls).
+    """
+    clash = sorted(set(posterior.names) & set(fixed))
+    if clash:
+        raise ConfigError(f"Posterior sample {posterior.path}: {', '.join(clash)} is drawn from the posterior and "
+                          f"also fixed in {fixed[clash[0]]}; keep one (drop the column from the sample, or the "
+                          "setting).")
 
 
 def load_posterior(path: str | Path) -> Posterior:

@@ -10,12 +10,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from sim.config import load_config, scenario_presets
+from sim.config import load_config, override_keys, scenario_presets
 from sim.district.calendar import MONTHS_PER_YEAR
 from sim.district.metrics import inclusion
 from sim.district.model import DistrictModel
 from sim.district.state import Stage
 from sim.inputs import build_model
+from sim.runs.posterior import fixed_parameters
 from sim.runs.runner import replicate_seed
 
 #: Steps at the end of school years 1, 2 and 5.
@@ -131,8 +132,8 @@ def run_replicates(scenario: str | Sequence[str], replicates: int, *, base_seed:
     prepare : callable, optional
         Called on each new model before it runs (e.g. to seed adopters).
     replicate_overrides : sequence of sequences of str, optional
-        Overrides of each replicate (e.g. its draw from a posterior sample); ``overrides`` win where both set
-        a parameter.
+        Overrides of each replicate (e.g. its draw from a posterior sample); none may set a parameter that
+        ``overrides`` or the presets set (ValueError).
     executor : concurrent.futures.Executor, optional
         Runs blocks of :data:`BLOCK` replicates in parallel (``probe`` and ``prepare`` must then be
         picklable); the results do not depend on it, since each replicate has its own seed.
@@ -141,6 +142,11 @@ def run_replicates(scenario: str | Sequence[str], replicates: int, *, base_seed:
     per = [tuple(o) for o in replicate_overrides] if replicate_overrides is not None else [()] * replicates
     if len(per) != replicates:
         raise ValueError(f"replicate_overrides has {len(per)} entries for {replicates} replicates")
+    fixed = fixed_parameters(["+".join(names)], overrides)
+    clash = sorted({key for own in per for key in override_keys(own)} & set(fixed))
+    if clash:
+        raise ValueError(f"replicate_overrides set {', '.join(clash)}, also fixed in {fixed[clash[0]]}: a parameter "
+                         "is either drawn per replicate or fixed, never both")
     job = (names, tuple(overrides), base_seed, tuple(sorted(set(probe_steps))), probe, prepare)
     if executor is None:
         parts = [_run_block(job, list(enumerate(per)))]
@@ -163,11 +169,9 @@ def _run_block(job: tuple, block: list[tuple[int, tuple[str, ...]]]) -> tuple[li
     names, overrides, base_seed, wanted, probe, prepare = job
     frames, schools, probes = [], [], []
     configs: dict[tuple[str, ...], object] = {}
-    fixed = {o.split("=", 1)[0].lstrip("+~") for o in overrides}
     for r, own in block:
         if own not in configs:
-            configs[own] = load_config(list(names), [*(o for o in own if o.split("=", 1)[0] not in fixed),
-                                                     *overrides])
+            configs[own] = load_config(list(names), [*own, *overrides])
         m = build_model(configs[own], seed=replicate_seed(base_seed, r), validate_config=False)
         if prepare is not None:
             prepare(m)

@@ -43,7 +43,7 @@ def _alone(overrides: tuple[str, ...], seed: int) -> pd.DataFrame:
 
 def test_a_replicate_with_its_own_overrides_is_the_run_those_values_and_its_seed_give():
     """Replicate r with overrides is exactly a stand-alone run of the same values with replicate_seed(seed, r);
-    an override given to every replicate wins over a replicate's own value of the same parameter."""
+    a parameter that an override or the scenario's preset sets cannot also be set per replicate."""
     own = [("teacher.explore_rate=0.45", "peers.influence=0.3"), ("teacher.explore_rate=0.01",)]
 
     def mine(reps, r: int) -> pd.DataFrame:
@@ -53,10 +53,10 @@ def test_a_replicate_with_its_own_overrides_is_the_run_those_values_and_its_seed
     reps = run_replicates("baseline", 2, base_seed=7, overrides=TINY, replicate_overrides=own)
     for r, extra in enumerate(own):
         pd.testing.assert_frame_equal(mine(reps, r), _alone((*extra, *TINY), replicate_seed(7, r)))
-    common = run_replicates("baseline", 2, base_seed=7, overrides=(*TINY, "teacher.explore_rate=0.0"),
-                            replicate_overrides=own)
-    pd.testing.assert_frame_equal(mine(common, 0), _alone(("peers.influence=0.3", *TINY, "teacher.explore_rate=0.0"),
-                                                          replicate_seed(7, 0)))
+    with pytest.raises(ValueError, match="peers.influence, also fixed in overrides"):  # drawn or fixed, not both
+        run_replicates("baseline", 2, overrides=(*TINY, "peers.influence=0.1"), replicate_overrides=own)
+    with pytest.raises(ValueError, match="principal.stance_mean, also fixed in the scenario preset 'baseline'"):
+        run_replicates("baseline", 1, overrides=TINY, replicate_overrides=[("principal.stance_mean=0.9",)])
     with pytest.raises(ValueError, match="3 replicates"):
         run_replicates("baseline", 3, overrides=TINY, replicate_overrides=own)
 
