@@ -2,7 +2,8 @@
 
 Runs every scenario (or ``run.scenarios``) x ``run.replicates`` and writes to
 ``results/<run.name>/``: ``timeseries.parquet``, ``summary.csv``,
-``adoption_curves.png``, ``config.yaml`` and ``provenance.yaml``. Bad input is
+``differences.csv`` (each scenario minus the baseline in the same replicate, when the baseline is
+compared), ``adoption_curves.png``, ``config.yaml`` and ``provenance.yaml``. Bad input is
 refused with a one-paragraph message and exit status 2 before anything runs.
 """
 
@@ -27,7 +28,7 @@ from sim.provenance import provenance
 from sim.runs.plots import curves_with_bands
 from sim.runs.posterior import Posterior, fixed_parameters, load_posterior, refuse_fixed
 from sim.runs.runner import RunSpec, replicate_seed, run_many, scenario_presets
-from sim.runs.summary import plain_summary
+from sim.runs.summary import paired_differences, plain_summary
 
 SUMMARY_YEARS = (2, 5)
 LOCK_FILE = ".run.lock"
@@ -37,8 +38,9 @@ HELP = """
 Usage: sim-run [run.setting=value ...] [model.parameter=value ...]
 
 Runs each scenario preset x run.replicates, writes results/<run.name>/
-(timeseries.parquet, summary.csv, adoption_curves.png, config.yaml,
-provenance.yaml) and prints a short summary, baseline first.
+(timeseries.parquet, summary.csv, differences.csv, adoption_curves.png,
+config.yaml, provenance.yaml) and prints a short summary, baseline first,
+each other scenario with its difference to the baseline in the same runs.
 
 Settings of the run:
   run.scenarios=[a,b]   presets to compare (default: all); '{combine}' combines
@@ -187,13 +189,19 @@ def _run_comparison(cfg: DictConfig, overrides: Sequence[str], out: Path) -> pd.
     summary = summarize(ts, int(cfg.steps))
     with atomic_path(out / "summary.csv") as tmp:
         summary.to_csv(tmp, index=False)
+    differences = paired_differences(ts, METRICS, sorted(set(summary["step"])))
+    written = "summary.csv"
+    if len(differences):
+        with atomic_path(out / "differences.csv") as tmp:
+            differences.to_csv(tmp, index=False)
+        written += ", differences.csv"
     curves_with_bands(ts, out / "adoption_curves.png",
                       title=f"{cfg.district.schools} schools x {cfg.district.teachers_per_school} teachers, "
                             f"{cfg.run.replicates} replicates per scenario (90% bands"
                             f"{', seeds and parameter uncertainty' if posterior else ''})")
-    print(plain_summary(summary))
+    print(plain_summary(summary, differences=differences if len(differences) else None))
     print(f"Intervals: {uncertainty_note(posterior)}.")
-    print(f"\nWrote {out}/: timeseries.parquet, summary.csv, adoption_curves.png, config.yaml, provenance.yaml")
+    print(f"\nWrote {out}/: timeseries.parquet, {written}, adoption_curves.png, config.yaml, provenance.yaml")
     return ts
 
 

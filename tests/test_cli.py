@@ -33,6 +33,12 @@ def test_sim_run_end_to_end(tmp_path):
     assert {"scenario", "year", "metric", "mean", "q05", "q95"} <= set(summary.columns)
     assert set(summary["year"]) == {2} and (summary["q05"] <= summary["mean"] + 1e-12).all()
     assert (run / "adoption_curves.png").stat().st_size > 10_000
+    diff = pd.read_csv(run / "differences.csv")  # every other scenario minus the baseline, replicate by replicate
+    assert "baseline" not in set(diff["scenario"]) and set(diff["scenario"]) == set(ts["scenario"]) - {"baseline"}
+    paired = ts[ts["step"] == 20].pivot(index="replicate", columns="scenario", values="teacher_adoption")
+    henry = diff[(diff["scenario"] == "henry_all_in") & (diff["metric"] == "teacher_adoption")].iloc[0]
+    assert abs(henry["mean"] - (paired["henry_all_in"] - paired["baseline"]).mean()) < 1e-12
+    assert "vs baseline; 90% of paired runs" in proc.stdout
     prov = yaml.safe_load((run / "provenance.yaml").read_text())
     assert prov["seed"] == 0 and prov["packages"]["mesa"] == version("mesa") and prov["git_revision"]
     assert yaml.safe_load((run / "config.yaml").read_text())["district"]["schools"] == 4

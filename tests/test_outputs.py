@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from sim.runs.plots import OKABE_ITO, curves_with_bands, format_value, preset_label
-from sim.runs.summary import plain_summary
+from sim.runs.summary import paired_differences, plain_summary
 
 
 def _summary(values: dict[str, tuple[float, float]], replicates: int = 4) -> pd.DataFrame:
@@ -29,6 +29,22 @@ def test_summary_puts_the_baseline_first_then_presets_by_effect_in_percent_and_c
     assert "(+54 points vs baseline)" in order[1] and "(-17 points vs baseline)" in order[3]
     assert "  year 2: 20% of teachers use it (18%-22%); 3 school models replicated (2-4)" in text
     assert "year 5: 74% of teachers use it" in text and "4 replicates" in text
+
+
+def test_paired_differences_remove_what_scenarios_share_and_head_the_summary():
+    """Replicate r of each scenario shares its seed: a common replicate effect (here 0-40 points) cancels in the
+    paired difference, whose interval is then narrow, while the two scenarios' bands overlap."""
+    common = [0.0, 0.1, 0.2, 0.3, 0.4]
+    ts = pd.DataFrame([{"scenario": s, "replicate": r, "step": 50, "teacher_adoption": c + (0.05 + 0.01 * r if s ==
+                        "flexibility" else 0.0)} for s in ("baseline", "flexibility") for r, c in enumerate(common)])
+    d = paired_differences(ts, ["teacher_adoption"], [50])
+    (row,) = d.to_dict("records")
+    assert row["scenario"] == "flexibility" and row["replicates"] == 5 and row["share_above"] == 1.0
+    assert 0.05 <= row["q05"] < row["mean"] < row["q95"] <= 0.09 and abs(row["mean"] - 0.07) < 1e-12
+    summary = _summary({"baseline": (0.2, 0.2), "flexibility": (0.27, 0.27)})
+    text = plain_summary(summary, ["teacher_adoption"], differences=d)
+    assert "Flexibility  (+7 points vs baseline; 90% of paired runs +5 to +9)" in text
+    assert paired_differences(ts[ts["scenario"] != "baseline"], ["teacher_adoption"], [50]).empty  # no reference
 
 
 def test_a_short_run_is_summarized_at_its_last_step():

@@ -392,3 +392,22 @@ def test_prim_finds_the_region_of_success(tmp_path: Path, capsys) -> None:
     said = capsys.readouterr().err
     assert boxes.empty and trajectory.empty
     assert "no PRIM box reaches density 80%; 2 of 100 runs succeed" in said and "densest box" in said
+
+
+def test_differences_to_the_baseline_pair_runs_that_share_a_seed(tmp_path: Path) -> None:
+    """With common seeds the analysis writes each scenario minus the baseline, replicate by replicate; with
+    independent seeds there is no pair to take, so it writes none."""
+    body = {"scenarios": ["baseline", "flexibility"], "replicates": 4, "seeds": "common"}
+    out = tmp_path / "common"
+    sweep(str(write_experiment(tmp_path / "exp", "pairs", body)), [f"out={out}", "workers=1"])
+    diff = pd.read_csv(out / "differences.csv")
+    assert set(diff["scenario"]) == {"flexibility"} and (diff["replicates"] == 4).all()
+    rows = RunStore(out).read()
+    last = rows[rows["step"] == 12].pivot_table(index="replicate", columns="scenario", values="teacher_adoption")
+    one = diff[(diff["metric"] == "teacher_adoption") & (diff["step"] == 12)].iloc[0]
+    assert one["mean"] == pytest.approx((last["flexibility"] - last["baseline"]).mean())
+    assert one["share_above"] == pytest.approx(((last["flexibility"] - last["baseline"]) > 0).mean())
+    alone = tmp_path / "independent"
+    sweep(str(write_experiment(tmp_path / "exp", "alone", {**body, "seeds": "independent"})),
+          [f"out={alone}", "workers=1"])
+    assert (alone / "summary.csv").exists() and not (alone / "differences.csv").exists()

@@ -43,7 +43,7 @@ from sim.files import atomic_path
 from sim.runs.experiment import Experiment, parse_experiment
 from sim.runs.plots import LABELS, band_stats, curves_with_bands, format_value, preset_label
 from sim.runs.store import RunStore
-from sim.runs.summary import HEADLINE, plain_summary
+from sim.runs.summary import HEADLINE, paired_differences, plain_summary
 
 #: Parameters with more distinct values than this are binned (by quantile) in parameters.png.
 MAX_LEVELS = 12
@@ -118,6 +118,19 @@ def summarize(ok: pd.DataFrame, exp: Experiment) -> pd.DataFrame:
     out = pd.concat(frames, ignore_index=True)
     return out.sort_values(["scenario", "point", "step", "metric"], kind="stable",
                            key=lambda c: c.map(order) if c.name in ("scenario", "metric") else c).reset_index(drop=True)
+
+
+def differences(ok: pd.DataFrame, exp: Experiment) -> pd.DataFrame:
+    """Each scenario minus the baseline in the same design point and replicate, at the summary steps.
+
+    Only with ``seeds: common``, where replicate r runs with the same seed (and posterior draw) in every
+    scenario, so the pair shares everything but the policy; empty otherwise or without a baseline.
+    """
+    if exp.seeds != "common" or "baseline" not in exp.scenarios:
+        return pd.DataFrame()
+    frames = [paired_differences(at, list(exp.metrics), sorted(set(at["step"])), pair=("point", "replicate"))
+              for at in (at_step(ok, step) for step in summary_steps(exp)) if not at.empty]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 # --------------------------------------------------------------------------- plots
@@ -456,6 +469,12 @@ def analyze(out: Path | str) -> list[str]:
         return written
     _csv(summarize(ok, exp), out / "summary.csv")
     written.append("summary.csv")
+    paired = differences(ok, exp)
+    if len(paired):
+        _csv(paired, out / "differences.csv")
+        written.append("differences.csv")
+    elif (out / "differences.csv").exists():
+        (out / "differences.csv").unlink()
     written.append(plot_scenarios(ok, exp, out / "scenario_comparison.png").name)
     if plot_parameters(ok, exp, out / "parameters.png"):
         written.append("parameters.png")
@@ -526,7 +545,9 @@ def plain_report(out: Path | str) -> str:
     if (out / "summary.csv").exists():
         summary = pd.read_csv(out / "summary.csv")
         if "point" in summary and summary["point"].astype(str).eq("-").all():
-            parts.append(plain_summary(summary, [m for m in HEADLINE if m in exp.metrics] or exp.metrics))
+            paired = pd.read_csv(out / "differences.csv") if (out / "differences.csv").exists() else None
+            parts.append(plain_summary(summary, [m for m in HEADLINE if m in exp.metrics] or exp.metrics,
+                                       differences=paired))
     if (out / "prim_boxes.csv").exists():
         parts.append(boxes_in_words(pd.read_csv(out / "prim_boxes.csv", keep_default_na=False,
                                                 na_values=[""]), exp))
@@ -537,7 +558,8 @@ HELP = """
 Usage: sim-analyze out=DIR
 
 (Re)analyses a sweep folder written by sim-sweep: summary.csv (mean and 90%
-interval per scenario, design point and analysis step), plots, Sobol/Morris
+interval per scenario, design point and analysis step), differences.csv (each
+scenario minus the baseline in the same replicate, with seeds: common), plots, Sobol/Morris
 indices and PRIM boxes as the experiment asks, and a short summary.
 
 Example:

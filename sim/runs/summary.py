@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from sim.district.calendar import MONTHS_PER_YEAR
-from sim.runs.plots import LABELS, format_value, preset_label, scale
+from sim.runs.plots import COUNTS, LABELS, format_value, preset_label, scale
 
 #: What each headline metric says, as a phrase around its value.
 PHRASES = {
@@ -50,8 +50,45 @@ def _value(metric: str, row: pd.Series, interval: bool) -> str:
     return text
 
 
+def paired_differences(rows: pd.DataFrame, metrics: Sequence[str], steps: Sequence[int], by: str = "scenario",
+                       reference: str = "baseline", pair: Sequence[str] = ("replicate",)) -> pd.DataFrame:
+    """Each group minus ``reference`` in the same replicate (same seed, same posterior draw), per step and metric.
+
+    Scenarios of a comparison share their replicates' seeds (and draws), so the difference within a
+    replicate removes the variation the scenarios have in common: its interval answers "how much does
+    this policy change the outcome", which two overlapping bands cannot.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``by``, ``step``, ``metric``, ``mean``, ``q05``, ``q95`` (of the paired differences),
+        ``share_above`` (share of replicates in which the group is above the reference) and ``replicates``;
+        empty when ``reference`` is not among the groups.
+    """
+    keys = [*pair, "step"]
+    at = rows[rows["step"].isin(steps)]
+    ref = at[at[by] == reference].set_index(keys)
+    out = []
+    for group, g in at[at[by] != reference].groupby(by, sort=False):
+        joined = g.set_index(keys)[list(metrics)].join(ref[list(metrics)], rsuffix="_ref", how="inner")
+        for step, j in joined.groupby(level="step"):
+            for metric in metrics:
+                d = j[metric] - j[f"{metric}_ref"]
+                out.append({by: group, "step": int(step), "metric": metric, "mean": d.mean(), "q05": d.quantile(0.05),
+                            "q95": d.quantile(0.95), "share_above": float((d > 0).mean()), "replicates": len(d)})
+    return pd.DataFrame(out, columns=[by, "step", "metric", "mean", "q05", "q95", "share_above", "replicates"])
+
+
+def _difference(metric: str, row: pd.Series) -> str:
+    """A paired difference in plain units: '+16 points vs baseline; 90% of paired runs +5 to +30'."""
+    unit = "" if metric in COUNTS else " points"
+    k = scale(metric)
+    return (f"{row['mean'] * k:+.0f}{unit} vs baseline; 90% of paired runs {row['q05'] * k:+.0f} to "
+            f"{row['q95'] * k:+.0f}")
+
+
 def plain_summary(summary: pd.DataFrame, metrics: Sequence[str] = HEADLINE, by: str = "scenario",
-                  label=preset_label) -> str:
+                  label=preset_label, differences: pd.DataFrame | None = None) -> str:
     """A few lines per scenario: baseline first, then the others ordered by their effect.
 
     Parameters
@@ -79,7 +116,11 @@ def plain_summary(summary: pd.DataFrame, metrics: Sequence[str] = HEADLINE, by: 
              f"{_when(steps[-1])}:"]
     for g in first + rest:
         head = label(g)
-        if base is not None and g not in first:
+        paired = (differences[(differences[by] == g) & (differences["step"] == steps[-1])
+                              & (differences["metric"] == metrics[0])] if differences is not None else None)
+        if paired is not None and len(paired):
+            head += f"  ({_difference(metrics[0], paired.iloc[0])})"
+        elif base is not None and g not in first:
             diff = (key.get(g, 0.0) - base) * scale(metrics[0])
             unit = " points" if scale(metrics[0]) != 1 else ""
             head += f"  ({diff:+.0f}{unit} vs baseline)"
