@@ -27,7 +27,7 @@ from sim.inputs.survey import check_init_survey
 from sim.provenance import provenance
 from sim.runs.plots import curves_with_bands
 from sim.runs.posterior import Posterior, fixed_parameters, load_posterior, refuse_fixed
-from sim.runs.runner import RunSpec, replicate_seed, run_many, scenario_presets
+from sim.runs.runner import comparison_specs, replicate_seed, run_many, scenario_presets
 from sim.runs.summary import paired_differences, plain_summary
 
 SUMMARY_YEARS = (2, 5)
@@ -111,23 +111,6 @@ def summarize(ts: pd.DataFrame, steps: int) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def comparison_specs(cfg: DictConfig, labels: Sequence[str], overrides: Sequence[str],
-                     posterior: Posterior | None = None) -> tuple[list[RunSpec], dict[int, int]]:
-    """The runs of a comparison, and the posterior row each replicate drew (none without a posterior).
-
-    Replicate ``r`` has the same seed, and the same posterior row, in every
-    scenario, so differences between scenarios stay paired.
-    """
-    reps = range(int(cfg.run.replicates))
-    if posterior is not None:
-        refuse_fixed(posterior, fixed_parameters(labels, overrides))
-    draws = {r: posterior.draw_index(int(cfg.seed), r) for r in reps} if posterior else {}
-    specs = [RunSpec(label, r, replicate_seed(cfg.seed, r), tuple(overrides),
-                     posterior.row(draws[r]) if posterior else ())
-             for label in labels for r in reps]
-    return specs, draws
-
-
 def uncertainty_note(posterior: Posterior | None) -> str:
     """What the intervals of a comparison carry, in words."""
     if posterior is None:
@@ -153,7 +136,7 @@ def run_comparison(cfg: DictConfig, overrides: Sequence[str], out: Path) -> pd.D
 def _run_comparison(cfg: DictConfig, overrides: Sequence[str], out: Path) -> pd.DataFrame:
     labels = scenario_labels(cfg.run)
     posterior = load_posterior(cfg.run.posterior) if cfg.run.posterior else None
-    specs, draws = comparison_specs(cfg, labels, overrides, posterior)
+    specs, draws = comparison_specs(labels, int(cfg.run.replicates), int(cfg.seed), overrides, posterior)
     write_text(out / "config.yaml", OmegaConf.to_yaml(cfg))
     meta = provenance(seed=int(cfg.seed), scenarios=labels, replicates=int(cfg.run.replicates),
                       overrides=list(overrides),

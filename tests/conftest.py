@@ -21,6 +21,15 @@ def small_model(*overrides: str, seed: int = 0, scenario="baseline") -> District
     return DistrictModel(load_config(scenario, [*SMALL, *overrides]), seed=seed)
 
 
+def pytest_collection_modifyitems(config, items):
+    """Start the tests marked ``slow`` first (the sort is stable, so the rest keep their order).
+
+    With ``-n 2`` each worker then ends on short tests, instead of one running a two-minute test alone
+    while the other has finished: the same tests and assertions, in less wall time.
+    """
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture
 def model() -> DistrictModel:
     return small_model()

@@ -147,6 +147,7 @@ def test_district_smaller_than_survey_is_refused(small_survey, tmp_path):
 
 # -- recovery, outputs and resume -----------------------------------------------------------
 
+@pytest.mark.slow
 def test_recovery_true_values_inside_90_percent_intervals(cli_run):
     out, proc, _ = cli_run
     assert proc.returncode == 0, proc.stderr
@@ -192,6 +193,7 @@ def test_resume_after_first_generation_continues_from_database(cli_run):
     assert np.allclose(np.asarray(w), generation1["weight"].to_numpy())
 
 
+@pytest.mark.slow
 def test_same_posterior_with_or_without_interruption_and_for_any_worker_count(small_survey, tmp_path):
     raw = yaml.safe_load((REPO_ROOT / "experiments" / f"{SMALL}.yaml").read_text())
     raw["abc"].update(population=15, generations=2, pilot=30)
@@ -326,6 +328,7 @@ def test_ctrl_c_stops_a_recovery_study_with_130_keeping_finished_work(small_surv
     assert (out / "case_00" / "survey.csv").exists() and (out / "case_00" / "posterior.csv").exists()
 
 
+@pytest.mark.slow
 def test_max_simulations_stops_before_a_generation_past_the_budget(small_survey, tmp_path):
     exp = str(tiny_experiment(tmp_path, generations=3))
     free = calibrate(small_survey, exp, tmp_path / "free", progress=False, predictive_draws=4)

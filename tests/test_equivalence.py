@@ -64,6 +64,7 @@ def test_vectorized_and_per_agent_updates_agree_in_distribution(config):
     assert (np.abs(opt.mean(0) - ref.mean(0)) < 4 * se).all(), dict(zip(OUTCOMES, opt.mean(0) - ref.mean(0)))
 
 
+@pytest.mark.slow  # shares the cached simple sample with the test above: kept next to it
 def test_the_comparison_detects_a_small_rule_change():
     """30% faster spontaneous experimentation is rejected (+20% already was in 10 of 10 trials, benchmarks/power.py)."""
     faster = 1.3 * load_config("baseline").teacher.explore_rate  # relative to the default, whatever it is

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from sim.cli import comparison_specs
+from sim.runs.runner import comparison_specs
 from sim.config import ConfigError, load_config
 from sim.runs.posterior import load_posterior
 from sim.runs.runner import run_many
@@ -58,9 +58,14 @@ def test_integer_parameters_are_drawn_as_integers(tmp_path):
     assert name == "teacher.min_prototype_steps" and value == 2 and isinstance(value, int)
 
 
+def comparison_specs_of(cfg, labels, overrides, posterior):
+    """The runs sim-run makes of ``cfg``'s comparison."""
+    return comparison_specs(labels, int(cfg.run.replicates), int(cfg.seed), overrides, posterior)
+
+
 def _final_adoption(posterior, base_seed: int, replicates: int = 24) -> pd.Series:
     cfg = load_config("baseline", [*SMALL, f"run.replicates={replicates}", f"seed={base_seed}"])
-    specs, _ = comparison_specs(cfg, ["baseline"], SMALL, posterior)
+    specs, _ = comparison_specs_of(cfg, ["baseline"], SMALL, posterior)
     ts = pd.concat(run_many(specs, workers=1, progress=False))
     return ts[ts["step"] == 20]["teacher_adoption"]
 
@@ -89,7 +94,7 @@ def test_a_wide_posterior_widens_the_intervals(tmp_path, base_seed):
 def test_same_draw_for_a_replicate_in_every_scenario(tmp_path):
     post = load_posterior(write(tmp_path, "peers.influence,weight\n0.1,1\n0.2,1\n0.3,1\n"))
     cfg = load_config("baseline", [*SMALL, "run.replicates=6"])
-    specs, draws = comparison_specs(cfg, ["baseline", "henry_all_in"], SMALL, post)
+    specs, draws = comparison_specs_of(cfg, ["baseline", "henry_all_in"], SMALL, post)
     by = {(s.scenario, s.replicate): s.values for s in specs}
     assert all(by[("baseline", r)] == by[("henry_all_in", r)] == post.row(draws[r]) for r in range(6))
 
@@ -100,10 +105,10 @@ def test_a_parameter_is_drawn_or_set_never_both(tmp_path):
     cfg = load_config("baseline", [*SMALL, "run.replicates=2"])
     with pytest.raises(ConfigError, match="policy.goal_clarity is drawn from the posterior and also fixed in the "
                                           "scenario preset 'clear_problems'"):
-        comparison_specs(cfg, ["clear_problems"], SMALL, lever)
+        comparison_specs_of(cfg, ["clear_problems"], SMALL, lever)
     post = load_posterior(write(tmp_path, "peers.influence,weight\n0.1,1\n", "p.csv"))
     with pytest.raises(ConfigError, match=r"also fixed in overrides \('peers.influence=0.3'\)"):
-        comparison_specs(cfg, ["baseline"], (*SMALL, "peers.influence=0.3"), post)
+        comparison_specs_of(cfg, ["baseline"], (*SMALL, "peers.influence=0.3"), post)
 
 
 def test_sim_run_with_a_posterior_records_it_and_says_so(tmp_path):

@@ -266,6 +266,7 @@ def test_ctrl_c_while_sim_run_writes_exits_130_without_temporary_files(tmp_path:
 
 # --------------------------------------------------------------------------- two sim-runs, one name
 
+@pytest.mark.slow
 def test_a_second_sim_run_with_the_same_name_is_refused(tmp_path: Path) -> None:
     args = ["district.schools=10", "steps=50", "run.replicates=100000", "run.workers=1", "run.name=same",
             "run.scenarios=[baseline]", f"run.out={tmp_path}"]

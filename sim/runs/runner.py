@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 
 from sim.config import COMBINE, ConfigError, scenario_presets  # noqa: F401 (re-exported)
 from sim.runs.executors import auto_batch_size, batched, make_executor, resolve_workers  # noqa: F401 (re-export)
+from sim.runs.posterior import Posterior, fixed_parameters, refuse_fixed
 
 # Hydra's compose API keeps global state: compose one configuration at a time
 # when runs execute in threads (e.g. a Dask worker with several threads).
@@ -60,6 +61,24 @@ def replicate_seed(base_seed: int, replicate: int) -> int:
     """Seed of a replicate, derived with ``numpy.random.SeedSequence``."""
     ss = np.random.SeedSequence(int(base_seed), spawn_key=(int(replicate),))
     return int(ss.generate_state(1, dtype=np.uint32)[0])
+
+
+def comparison_specs(labels: Sequence[str], replicates: int, base_seed: int, overrides: Sequence[str] = (),
+                     posterior: Posterior | None = None) -> tuple[list[RunSpec], dict[int, int]]:
+    """The runs of a scenario comparison, and the posterior row each replicate drew (none without a posterior).
+
+    Replicate ``r`` has the same seed, and the same posterior row, in every scenario, so differences
+    between scenarios stay paired. A posterior that draws a parameter the overrides or a preset set is
+    refused (:func:`sim.runs.posterior.refuse_fixed`).
+    """
+    reps = range(int(replicates))
+    if posterior is not None:
+        refuse_fixed(posterior, fixed_parameters(labels, overrides))
+    draws = {r: posterior.draw_index(int(base_seed), r) for r in reps} if posterior else {}
+    specs = [RunSpec(label, r, replicate_seed(base_seed, r), tuple(overrides),
+                     posterior.row(draws[r]) if posterior else ())
+             for label in labels for r in reps]
+    return specs, draws
 
 
 def run_seed(base_seed: int, replicate: int, key: int | None = None) -> int:

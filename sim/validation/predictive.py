@@ -18,6 +18,11 @@ The same table has the network-density check (:func:`sim.validation.mechanisms.d
 
 (``replicates`` is the number of posterior draws) which rewrites the ``sf-posterior`` block of
 docs/validation.md, with :data:`WORKERS` worker processes.
+
+``python -m sim.validation.predictive levers replicates=100 seed=0 docs=true`` writes the strategists'
+table, block ``preset-differences`` of docs/scenarios.md: what each preset changes against the baseline
+at year 5, paired by replicate, over posterior draws (the runs ``sim-run run.posterior=FILE`` makes; its
+``differences.csv`` has the same numbers).
 """
 
 from __future__ import annotations
@@ -26,14 +31,18 @@ import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from sim.config import REPO_ROOT
-from sim.runs.executors import _mp_context
-from sim.runs.posterior import Posterior, load_posterior
-from sim.validation.facts import SF_CHECKS, Check, sf_runs
-from sim.validation.mechanisms import density_check
+import pandas as pd
 
-#: The posterior sample of the cases calibration (whose medians are the defaults).
-POSTERIOR = REPO_ROOT / "experiments" / "data" / "posterior_cases.csv"
+from sim.config import REPO_ROOT, available_scenarios
+from sim.runs.executors import _mp_context
+from sim.runs.plots import COUNTS
+from sim.runs.posterior import Posterior, load_posterior
+from sim.runs.runner import comparison_specs, run_many
+from sim.runs.summary import paired_differences
+from sim.validation.facts import SF_CHECKS, Check, sf_runs
+from sim.validation.mechanisms import POSTERIOR, density_check
+from sim.validation.replicates import YEAR5
+
 #: Posterior draws by default, and worker processes.
 DRAWS, WORKERS = 100, 2
 
@@ -64,12 +73,48 @@ def predictive_markdown(draws: int = DRAWS, seed: int = 0) -> str:
     return "\n".join(lines)
 
 
+#: The outcomes of the strategists' table, at the end of year 5, with their column headings.
+LEVER_METRICS = {"teacher_adoption": "teachers using PL (points)", "deep_adoption": "with depth (points)",
+                 "schoolwide_share": "schools where it is school-wide (points)",
+                 "replications": "schools using another school's model (schools)"}
+
+
+def preset_differences(draws: int = DRAWS, seed: int = 0, workers: int = WORKERS) -> pd.DataFrame:
+    """Every preset minus the baseline at year 5, replicate by replicate, each replicate a posterior draw."""
+    labels = ["baseline", *(p for p in available_scenarios() if p != "baseline")]
+    specs, _ = comparison_specs(labels, draws, seed, (), load_posterior(POSTERIOR))
+    ts = pd.concat(run_many(specs, workers=workers, progress=False), ignore_index=True)
+    return paired_differences(ts, list(LEVER_METRICS), [YEAR5])
+
+
+def levers_markdown(draws: int = DRAWS, seed: int = 0) -> str:
+    """The ``preset-differences`` block: per preset and outcome, the paired difference to the baseline."""
+    d = preset_differences(draws, seed).set_index(["scenario", "metric"])
+
+    def signed(x: float, metric: str) -> str:
+        return f"{round(x, 1) + 0.0:+.1f}" if metric in COUNTS else f"{round(100 * x):+d}"  # no "-0"
+
+    def cell(row: pd.Series, metric: str) -> str:
+        return (f"{signed(row['mean'], metric)} [{signed(row['q05'], metric)}, {signed(row['q95'], metric)}] "
+                f"({100 * row['share_above']:.0f}%)")
+
+    lines = ["| preset | " + " | ".join(LEVER_METRICS.values()) + " |", "|---" * (len(LEVER_METRICS) + 1) + "|"]
+    for preset in dict.fromkeys(d.index.get_level_values("scenario")):
+        lines.append(f"| `{preset}` | " + " | ".join(cell(d.loc[(preset, m)], m) for m in LEVER_METRICS) + " |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """``python -m sim.validation.predictive [replicates=N] [seed=N] [docs=true]``."""
+    """``python -m sim.validation.predictive [levers] [replicates=N] [seed=N] [docs=true]``."""
     from sim.docblocks import table_tool
 
-    return table_tool("python -m sim.validation.predictive", __doc__ or "", list(sys.argv[1:] if argv is None
-                      else argv), "sf-posterior", lambda n, seed: predictive_markdown(n, seed), DRAWS, 2)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["levers"]:
+        return table_tool("python -m sim.validation.predictive levers", __doc__ or "", argv[1:],
+                          "preset-differences", lambda n, seed: levers_markdown(n, seed), DRAWS, 2,
+                          path=REPO_ROOT / "docs" / "scenarios.md")
+    return table_tool("python -m sim.validation.predictive", __doc__ or "", argv, "sf-posterior",
+                      lambda n, seed: predictive_markdown(n, seed), DRAWS, 2)
 
 
 if __name__ == "__main__":

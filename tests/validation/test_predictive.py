@@ -91,7 +91,23 @@ def test_posterior_checks_give_each_replicate_its_draw_in_every_scenario():
                 m.step()
             pd.testing.assert_frame_equal(ts[ts["replicate"] == r].drop(columns="replicate").reset_index(drop=True),
                                           m.timeseries().reset_index(drop=True))
-    checks = posterior_checks(4, 0, overrides=TINY, workers=2)
+    checks = posterior_checks(2, 0, overrides=TINY, workers=2)
     assert {c.fact for c in checks} == {f"SF{i}" for i in range(1, 9)} | {"network"}
     assert all(len(c.value.values) == c.value.n for c in checks)
     assert np.isfinite([c.share_meeting() for c in checks]).all()
+
+
+def test_levers_table_reads_in_points_and_schools_without_negative_zero(monkeypatch):
+    import sim.validation.predictive as predictive
+
+    rows = [{"scenario": "flexibility", "step": 50, "metric": m, "mean": mean, "q05": lo, "q95": hi,
+             "share_above": share, "replicates": 100}
+            for m, mean, lo, hi, share in (("teacher_adoption", 0.164, 0.031, 0.349, 0.97),
+                                           ("deep_adoption", -0.003, -0.02, 0.001, 0.2),
+                                           ("schoolwide_share", 0.15, 0.0, 0.41, 0.8),
+                                           ("replications", -0.04, -4.5, 2.0, 0.31))]
+    monkeypatch.setattr(predictive, "preset_differences", lambda draws, seed: pd.DataFrame(rows))
+    table = predictive.levers_markdown(100, 0)
+    assert "| `flexibility` | +16 [+3, +35] (97%) | +0 [-2, +0] (20%) | +15 [+0, +41] (80%) | +0.0 [-4.5, +2.0] (31%) |" \
+        in table
+    assert "-0 " not in table and "-0.0 " not in table

@@ -86,6 +86,7 @@ def test_sf8_key_person_knowledge_management_is_fragile(replicated):
                    "replication, SF4's exhaustion level and SF7's ratio fail in all three; the 10-school district also "
                    "fails SF1 and SF8 (cohorts of one or two schools), the district of big schools SF3 narrowly, "
                    "SF2's codification and SF8")
+@pytest.mark.slow
 @pytest.mark.parametrize("size", sorted(SIZES))
 def test_stylized_facts_hold_at_other_district_sizes(size):
     """SF1-SF8 with the presets unchanged (cohorts are shares of the district) in a small district, a large one and
