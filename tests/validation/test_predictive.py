@@ -98,7 +98,7 @@ def test_posterior_checks_give_each_replicate_its_draw_in_every_scenario():
 
 
 def test_levers_table_reads_in_points_and_schools_without_negative_zero(monkeypatch):
-    import sim.validation.predictive as predictive
+    from sim.validation import predictive
 
     rows = [{"scenario": "flexibility", "step": 50, "metric": m, "mean": mean, "q05": lo, "q95": hi,
              "share_above": share, "replicates": 100}
