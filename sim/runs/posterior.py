@@ -101,6 +101,7 @@ class Posterior:
 
 def fixed_parameters(labels: Iterable[str], overrides: Iterable[str] = ()) -> dict[str, str]:
     """Each parameter a run fixes, with what fixes it: an override, or a scenario preset of ``labels``."""
+    overrides = [str(ov) for ov in overrides]
     fixed = {name: f"the scenario preset '{preset}'" for label in labels for preset in scenario_presets(label)
              for name in preset_parameters(names=[preset])}
     fixed.update({key: f"overrides ('{ov}')" for ov, key in zip(overrides, override_keys(overrides))})
