@@ -45,6 +45,11 @@ def test_paired_differences_remove_what_scenarios_share_and_head_the_summary():
     text = plain_summary(summary, ["teacher_adoption"], differences=d)
     assert "Flexibility  (+7 points vs baseline; 90% of paired runs +5 to +9)" in text
     assert paired_differences(ts[ts["scenario"] != "baseline"], ["teacher_adoption"], [50]).empty  # no reference
+    tiny = d.assign(mean=-0.003, q05=-0.01, q95=0.004)  # rounds to zero: no "-0", and "point" in the singular
+    assert "(+0 points vs baseline; 90% of paired runs -1 to +0)" in plain_summary(summary, ["teacher_adoption"],
+                                                                                  differences=tiny)
+    one = d.assign(mean=0.01)
+    assert "(+1 point vs baseline;" in plain_summary(summary, ["teacher_adoption"], differences=one)
 
 
 def test_a_short_run_is_summarized_at_its_last_step():

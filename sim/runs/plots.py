@@ -66,6 +66,13 @@ def format_value(metric: str, value: float) -> str:
     return f"{value * 100:.0f}%" if metric != "equity_gap" else f"{value * 100:.0f} pts"
 
 
+def format_difference(metric: str, value: float) -> str:
+    """A signed difference in plain units: points of a share (whole), counts to one decimal; never "-0"."""
+    if metric in COUNTS:
+        return f"{round(value, 1) + 0.0:+.1f}"
+    return f"{round(value * scale(metric)):+d}"
+
+
 def band_stats(df: pd.DataFrame, metric: str, by: str = "scenario", low: float = 0.05,
                high: float = 0.95) -> pd.DataFrame:
     """Mean and [low, high] quantiles of ``metric`` per ``by`` group and step, over replicates."""

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from sim.district.calendar import MONTHS_PER_YEAR
-from sim.runs.plots import COUNTS, LABELS, format_value, preset_label, scale
+from sim.runs.plots import COUNTS, LABELS, format_difference, format_value, preset_label, scale
 
 #: What each headline metric says, as a phrase around its value.
 PHRASES = {
@@ -81,10 +81,10 @@ def paired_differences(rows: pd.DataFrame, metrics: Sequence[str], steps: Sequen
 
 def _difference(metric: str, row: pd.Series) -> str:
     """A paired difference in plain units: '+16 points vs baseline; 90% of paired runs +5 to +30'."""
-    unit = "" if metric in COUNTS else " points"
-    k = scale(metric)
-    return (f"{row['mean'] * k:+.0f}{unit} vs baseline; 90% of paired runs {row['q05'] * k:+.0f} to "
-            f"{row['q95'] * k:+.0f}")
+    mean = format_difference(metric, row["mean"])
+    unit = "" if metric in COUNTS else (" point" if mean in ("+1", "-1") else " points")
+    return (f"{mean}{unit} vs baseline; 90% of paired runs {format_difference(metric, row['q05'])} to "
+            f"{format_difference(metric, row['q95'])}")
 
 
 def plain_summary(summary: pd.DataFrame, metrics: Sequence[str] = HEADLINE, by: str = "scenario",

@@ -35,7 +35,7 @@ import pandas as pd
 
 from sim.config import REPO_ROOT, available_scenarios
 from sim.runs.executors import _mp_context
-from sim.runs.plots import COUNTS
+from sim.runs.plots import format_difference
 from sim.runs.posterior import Posterior, load_posterior
 from sim.runs.runner import comparison_specs, run_many
 from sim.runs.summary import paired_differences
@@ -91,12 +91,9 @@ def levers_markdown(draws: int = DRAWS, seed: int = 0) -> str:
     """The ``preset-differences`` block: per preset and outcome, the paired difference to the baseline."""
     d = preset_differences(draws, seed).set_index(["scenario", "metric"])
 
-    def signed(x: float, metric: str) -> str:
-        return f"{round(x, 1) + 0.0:+.1f}" if metric in COUNTS else f"{round(100 * x):+d}"  # no "-0"
-
     def cell(row: pd.Series, metric: str) -> str:
-        return (f"{signed(row['mean'], metric)} [{signed(row['q05'], metric)}, {signed(row['q95'], metric)}] "
-                f"({100 * row['share_above']:.0f}%)")
+        f = lambda x: format_difference(metric, x)
+        return f"{f(row['mean'])} [{f(row['q05'])}, {f(row['q95'])}] ({100 * row['share_above']:.0f}%)"
 
     lines = ["| preset | " + " | ".join(LEVER_METRICS.values()) + " |", "|---" * (len(LEVER_METRICS) + 1) + "|"]
     for preset in dict.fromkeys(d.index.get_level_values("scenario")):
