@@ -407,6 +407,9 @@ def test_differences_to_the_baseline_pair_runs_that_share_a_seed(tmp_path: Path)
     one = diff[(diff["metric"] == "teacher_adoption") & (diff["step"] == 12)].iloc[0]
     assert one["mean"] == pytest.approx((last["flexibility"] - last["baseline"]).mean())
     assert one["share_above"] == pytest.approx(((last["flexibility"] - last["baseline"]) > 0).mean())
+    from sim.runs.analyze import plain_report
+
+    assert "vs baseline; 90% of paired runs" in plain_report(out)  # the printed summary heads with it
     alone = tmp_path / "independent"
     sweep(str(write_experiment(tmp_path / "exp", "alone", {**body, "seeds": "independent"})),
           [f"out={alone}", "workers=1"])
