@@ -70,3 +70,26 @@ def test_docs_name_only_what_the_repository_contains():
              for i, line in enumerate(f.read_text(encoding="utf-8").splitlines(), 1)
              for m in [forbidden.search(line)] if m]
     assert not found, "cite sources by title, not by files outside the repository:\n" + "\n".join(found)
+
+
+def test_a_default_quoted_in_prose_is_the_configured_one():
+    """Prose that states a default as "`section.name` = value" (outside generated blocks) must match
+    scenarios/config.yaml: a refit once left "`policy.waiver_months` = 4" behind after the value moved."""
+    import re
+
+    from omegaconf import OmegaConf
+
+    from sim.config import load_config
+    from sim.docblocks import BLOCK
+
+    cfg = load_config("baseline")
+    quoted = re.compile(r"`([a-z_]+(?:\.[a-z_]+)+)` = (-?[0-9]+(?:\.[0-9]+)?)")
+    files = [REPO_ROOT / "README.md", *sorted((REPO_ROOT / "docs").glob("*.md"))]
+    wrong = []
+    for f in files:
+        text = BLOCK.sub("", f.read_text(encoding="utf-8"))
+        for m in quoted.finditer(text):
+            value = OmegaConf.select(cfg, m.group(1))
+            if value is None or abs(float(value) - float(m.group(2))) > 1e-9:
+                wrong.append(f"{f.relative_to(REPO_ROOT)}: {m.group(0)} (configured: {value})")
+    assert not wrong, "\n".join(wrong)
