@@ -22,7 +22,8 @@ docs/validation.md, with :data:`WORKERS` worker processes.
 ``python -m sim.validation.predictive levers replicates=100 seed=0 docs=true`` writes the strategists'
 table, block ``preset-differences`` of docs/scenarios.md: what each preset changes against the baseline
 at year 5, paired by replicate, over posterior draws (the runs ``sim-run run.posterior=FILE`` makes; its
-``differences.csv`` has the same numbers).
+``differences.csv`` has the same numbers); ``levers_sizes`` writes block ``preset-differences-sizes``, the
+effects on use and depth in districts of other sizes.
 """
 
 from __future__ import annotations
@@ -33,14 +34,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from sim.config import REPO_ROOT, available_scenarios
+from sim.config import REPO_ROOT, available_scenarios, load_config
 from sim.runs.executors import _mp_context
 from sim.runs.plots import format_difference
 from sim.runs.posterior import Posterior, load_posterior
 from sim.runs.runner import comparison_specs, run_many
 from sim.runs.summary import paired_differences
 from sim.validation.facts import SF_CHECKS, Check, sf_runs
-from sim.validation.mechanisms import POSTERIOR, density_check
+from sim.validation.mechanisms import POSTERIOR, SIZES, density_check
 from sim.validation.replicates import YEAR5
 
 #: Posterior draws by default, and worker processes.
@@ -79,10 +80,12 @@ LEVER_METRICS = {"teacher_adoption": "teachers using PL (points)", "deep_adoptio
                  "replications": "schools using another school's model (schools)"}
 
 
-def preset_differences(draws: int = DRAWS, seed: int = 0, workers: int = WORKERS) -> pd.DataFrame:
-    """Every preset minus the baseline at year 5, replicate by replicate, each replicate a posterior draw."""
+def preset_differences(draws: int = DRAWS, seed: int = 0, workers: int = WORKERS,
+                       overrides: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Every preset minus the baseline at year 5, replicate by replicate, each replicate a posterior draw
+    (``overrides``, e.g. a district size, apply to every run)."""
     labels = ["baseline", *(p for p in available_scenarios() if p != "baseline")]
-    specs, _ = comparison_specs(labels, draws, seed, (), load_posterior(POSTERIOR))
+    specs, _ = comparison_specs(labels, draws, seed, overrides, load_posterior(POSTERIOR))
     ts = pd.concat(run_many(specs, workers=workers, progress=False), ignore_index=True)
     return paired_differences(ts, list(LEVER_METRICS), [YEAR5])
 
@@ -101,11 +104,35 @@ def levers_markdown(draws: int = DRAWS, seed: int = 0) -> str:
     return "\n".join(lines)
 
 
+def levers_sizes_markdown(draws: int = DRAWS, seed: int = 0) -> str:
+    """The ``preset-differences-sizes`` block: each preset's effect on use and on use with depth at year 5 in
+    the default district and in the districts of :data:`sim.validation.mechanisms.SIZES`."""
+    district = load_config("baseline").district
+    sizes = {f"default ({district.schools} x {district.teachers_per_school})": (), **{f"{name} ({' x '.join(o.split('=')[1] for o in ov)})": ov
+                                         for name, ov in SIZES.items()}}
+    found = {name: preset_differences(draws, seed, overrides=ov).set_index(["scenario", "metric"])
+             for name, ov in sizes.items()}
+
+    def cell(d: pd.DataFrame, preset: str) -> str:
+        use, deep = d.loc[(preset, "teacher_adoption")], d.loc[(preset, "deep_adoption")]
+        return (f"{format_difference('teacher_adoption', use['mean'])} ({100 * use['share_above']:.0f}%) / "
+                f"{format_difference('deep_adoption', deep['mean'])} ({100 * deep['share_above']:.0f}%)")
+
+    lines = ["| preset | " + " | ".join(sizes) + " |", "|---" * (len(sizes) + 1) + "|"]
+    for preset in dict.fromkeys(found[next(iter(sizes))].index.get_level_values("scenario")):
+        lines.append(f"| `{preset}` | " + " | ".join(cell(d, preset) for d in found.values()) + " |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """``python -m sim.validation.predictive [levers] [replicates=N] [seed=N] [docs=true]``."""
+    """``python -m sim.validation.predictive [levers | levers_sizes] [replicates=N] [seed=N] [docs=true]``."""
     from sim.docblocks import table_tool
 
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["levers_sizes"]:
+        return table_tool("python -m sim.validation.predictive levers_sizes", __doc__ or "", argv[1:],
+                          "preset-differences-sizes", lambda n, seed: levers_sizes_markdown(n, seed), DRAWS, 2,
+                          path=REPO_ROOT / "docs" / "scenarios.md")
     if argv[:1] == ["levers"]:
         return table_tool("python -m sim.validation.predictive levers", __doc__ or "", argv[1:],
                           "preset-differences", lambda n, seed: levers_markdown(n, seed), DRAWS, 2,

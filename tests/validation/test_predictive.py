@@ -111,3 +111,23 @@ def test_levers_table_reads_in_points_and_schools_without_negative_zero(monkeypa
     assert "| `flexibility` | +16 [+3, +35] (97%) | +0 [-2, +0] (20%) | +15 [+0, +41] (80%) | +0.0 [-4.5, +2.0] (31%) |" \
         in table
     assert "-0 " not in table and "-0.0 " not in table
+
+
+def test_levers_at_other_sizes_runs_each_district_size(monkeypatch):
+    """One column per district (the default and the validation's other sizes), each from runs of that size."""
+    from sim.validation import predictive
+
+    asked = []
+
+    def fake(draws, seed, overrides=()):
+        asked.append(tuple(overrides))
+        gain = 0.1 * len(asked)
+        return pd.DataFrame([{"scenario": "flexibility", "step": 50, "metric": m, "mean": gain, "q05": 0.0,
+                              "q95": 0.2, "share_above": 0.9, "replicates": draws}
+                             for m in ("teacher_adoption", "deep_adoption")])
+
+    monkeypatch.setattr(predictive, "preset_differences", fake)
+    table = predictive.levers_sizes_markdown(10, 0)
+    assert asked == [(), *predictive.SIZES.values()]
+    assert "| `flexibility` | +10 (90%) / +10 (90%) | +20 (90%) / +20 (90%) | +30 (90%) / +30 (90%) |" in table
+    assert "small (10 x 15)" in table and "default (50 x 40)" in table
