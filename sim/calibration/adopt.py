@@ -72,7 +72,7 @@ def set_defaults(text: str, values: dict[str, float], note: str) -> str:
                 meaning = " ".join(x.strip()[1:].strip() for x in lines[first:j])
                 kept = re.sub(r"\s*Calibrated so that.*?\.(?=\s|$)", "", meaning).strip()  # to the sentence's end
                 if kept != meaning:
-                    lines[first:j] = [f"  # {x}\n" for x in textwrap.wrap(kept, 114)] + [""] * 0
+                    lines[first:j] = [f"  # {x}\n" for x in textwrap.wrap(kept, 114)]
         done.add(key)
     missing = set(values) - done
     if missing:

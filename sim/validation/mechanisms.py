@@ -49,6 +49,11 @@ SIZES = {"small": ("district.schools=10", "district.teachers_per_school=15"),
          "big schools": ("district.schools=20", "district.teachers_per_school=60")}
 
 
+def size_label(name: str) -> str:
+    """A district of :data:`SIZES` as people read it: ``small (10 x 15)`` (schools x teachers per school)."""
+    return f"{name} ({' x '.join(o.split('=')[1] for o in SIZES[name])})"
+
+
 def density_check(runs: Runs) -> Check:
     """Colleagues matter: year-5 share of teachers using PL, a dense minus a sparse collegial network (paired by
     seed), must exceed 3 points with an interval that excludes zero."""
@@ -188,12 +193,11 @@ def sizes_markdown(replicates: int = SF_REPLICATES, seed: int = 0, sizes: Sequen
     """The ``sizes-table`` block: per size, the failing checks (none listed: every check holds)."""
     lines = ["| district | fact | check | mean [95% interval] | needs |", "|---|---|---|---|---|"]
     for size in sizes:
-        shape = " x ".join(o.split("=")[1] for o in SIZES[size])
         failing = size_failures(size, replicates, seed)
         for c in failing:
-            lines.append(f"| {size} ({shape}) | {c.fact} | {c.claim} | {c.value} | {c.criterion()} |")
+            lines.append(f"| {size_label(size)} | {c.fact} | {c.claim} | {c.value} | {c.criterion()} |")
         if not failing:
-            lines.append(f"| {size} ({shape}) | all | every check holds | | |")
+            lines.append(f"| {size_label(size)} | all | every check holds | | |")
     return "\n".join(lines)
 
 

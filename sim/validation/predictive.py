@@ -41,7 +41,7 @@ from sim.runs.posterior import Posterior, load_posterior
 from sim.runs.runner import comparison_specs, run_many
 from sim.runs.summary import paired_differences
 from sim.validation.facts import SF_CHECKS, Check, sf_runs
-from sim.validation.mechanisms import POSTERIOR, SIZES, density_check
+from sim.validation.mechanisms import POSTERIOR, SIZES, density_check, size_label
 from sim.validation.replicates import YEAR5
 
 #: Posterior draws by default, and worker processes.
@@ -108,8 +108,8 @@ def levers_sizes_markdown(draws: int = DRAWS, seed: int = 0) -> str:
     """The ``preset-differences-sizes`` block: each preset's effect on use and on use with depth at year 5 in
     the default district and in the districts of :data:`sim.validation.mechanisms.SIZES`."""
     district = load_config("baseline").district
-    sizes = {f"default ({district.schools} x {district.teachers_per_school})": (), **{f"{name} ({' x '.join(o.split('=')[1] for o in ov)})": ov
-                                         for name, ov in SIZES.items()}}
+    sizes = {f"default ({district.schools} x {district.teachers_per_school})": (),
+             **{size_label(name): ov for name, ov in SIZES.items()}}
     found = {name: preset_differences(draws, seed, overrides=ov).set_index(["scenario", "metric"])
              for name, ov in sizes.items()}
 

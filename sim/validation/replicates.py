@@ -142,7 +142,7 @@ def run_replicates(scenario: str | Sequence[str], replicates: int, *, base_seed:
     per = [tuple(o) for o in replicate_overrides] if replicate_overrides is not None else [()] * replicates
     if len(per) != replicates:
         raise ValueError(f"replicate_overrides has {len(per)} entries for {replicates} replicates")
-    fixed = fixed_parameters(["+".join(names)], overrides) if replicate_overrides is not None else {}
+    fixed = fixed_parameters(names, overrides) if replicate_overrides is not None else {}
     clash = sorted({key for own in per for key in override_keys(own)} & set(fixed))
     if clash:
         raise ValueError(f"replicate_overrides set {', '.join(clash)}, also fixed in {fixed[clash[0]]}: a parameter "
