@@ -5,6 +5,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
+
 from sim.config import REPO_ROOT
 from sim.docblocks import MODEL_SOURCES, model_hash, replace_block, stale_blocks, stale_commands
 
@@ -49,15 +51,16 @@ def test_a_model_or_configuration_change_makes_a_stamped_block_stale(tmp_path):
     assert stale_blocks([doc], root) == []
 
 
-def test_example_survey_regenerates_bit_identically_from_its_recipe(tmp_path):
+@pytest.mark.parametrize("name", ["synthetic_baseline", "synthetic_levels"])
+def test_example_survey_regenerates_bit_identically_from_its_recipe(tmp_path, name):
     from sim.calibration.recovery import main
 
     data = REPO_ROOT / "experiments" / "data"
     out = tmp_path / "survey.csv"
-    main(["survey", str(data / "synthetic_baseline.yaml"), str(out)])
-    assert out.read_bytes() == (data / "synthetic_baseline.csv").read_bytes(), (
-        "experiments/data/synthetic_baseline.csv no longer matches its recipe: regenerate it with the command "
-        "in experiments/data/synthetic_baseline.yaml (and the calibration example that uses it)")
+    main(["survey", str(data / f"{name}.yaml"), str(out)])
+    assert out.read_bytes() == (data / f"{name}.csv").read_bytes(), (
+        f"experiments/data/{name}.csv no longer matches its recipe: regenerate it with the command "
+        f"in experiments/data/{name}.yaml (and the calibration that uses it)")
 
 
 def test_docs_name_only_what_the_repository_contains():

@@ -84,6 +84,15 @@ class Posterior:
             out.append((name, int(round(value)) if integer else float(value)))
         return tuple(out)
 
+    def only(self, names: Iterable[str]) -> Posterior:
+        """The same draws with only the columns ``names`` (the others then keep their configured values)."""
+        names = list(names)
+        missing = [n for n in names if n not in self.names]
+        if missing:
+            raise ConfigError(f"Posterior sample {self.path} has no column {', '.join(missing)}.")
+        idx = [self.names.index(n) for n in names]
+        return Posterior(self.path, tuple(names), self.values[:, idx], self.weights, self.digest)
+
     def describe(self) -> str:
         """One line for outputs: which posterior, how many draws, what it sets."""
         try:

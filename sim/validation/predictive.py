@@ -34,6 +34,7 @@ effects on use and depth in districts of other sizes.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -47,7 +48,7 @@ from sim.runs.plots import format_difference
 from sim.runs.posterior import Posterior, load_posterior
 from sim.runs.runner import comparison_specs, run_many
 from sim.runs.summary import paired_differences
-from sim.validation.facts import SF_CHECKS, Check, sf_runs
+from sim.validation.facts import SF_CHECKS, Check, Runs, sf_runs
 from sim.validation.mechanisms import POSTERIOR, SIZES, density_check, size_label
 from sim.validation.replicates import YEAR5
 
@@ -68,14 +69,15 @@ def draw_overrides(posterior: Posterior, draws: int, seed: int) -> list[tuple[st
             for row in draw_rows(posterior, draws, seed).to_dict("records")]
 
 
-def posterior_checks(draws: int = DRAWS, seed: int = 0, posterior: str | Path = POSTERIOR,
-                     workers: int = WORKERS, overrides: tuple[str, ...] = ()) -> list[Check]:
-    """Every stylized-fact check and the network-density check, with replicates drawn from ``posterior``
-    (``overrides``, e.g. a district size, apply to every run)."""
-    post = load_posterior(posterior)
+def posterior_checks(draws: int = DRAWS, seed: int = 0, posterior: str | Path | Posterior = POSTERIOR,
+                     workers: int = WORKERS, overrides: tuple[str, ...] = (), *,
+                     groups: Sequence[Callable[[Runs], list[Check]]] = SF_CHECKS, density: bool = True) -> list[Check]:
+    """The stylized-fact checks of ``groups`` (default: all) and the network-density check, with replicates
+    drawn from ``posterior`` (a file or a loaded sample; ``overrides``, e.g. a district size, apply to every run)."""
+    post = posterior if isinstance(posterior, Posterior) else load_posterior(posterior)
     with ProcessPoolExecutor(workers, mp_context=_mp_context()) as pool:
         runs = sf_runs(draws, seed, overrides, draws=draw_overrides(post, draws, seed), executor=pool)
-        return [c for group in SF_CHECKS for c in group(runs)] + [density_check(runs)]
+        return [c for group in groups for c in group(runs)] + ([density_check(runs)] if density else [])
 
 
 def prcc(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -169,3 +169,42 @@ def test_check_drivers_names_the_parameter_behind_an_open_check():
     first = d[d["claim"] == "open, carried by a.y"]
     assert list(first["parameter"]) == ["a.y"] and first["prcc"].iloc[0] > 0.9
     assert not d[d["claim"] == "values of some replicates only"]["matched"].any()
+
+
+def test_only_keeps_the_draws_and_weights_of_the_named_columns():
+    from sim.config import ConfigError
+
+    post = load_posterior(POSTERIOR)
+    names = ["peers.help", "teacher.goal_weight"]
+    part = post.only(names)
+    assert part.names == tuple(names)
+    np.testing.assert_array_equal(part.values, post.values[:, [post.names.index(n) for n in names]])
+    np.testing.assert_array_equal(part.weights, post.weights)
+    assert part.draw_index(0, 5) == post.draw_index(0, 5), "the same replicate draws the same row"
+    with pytest.raises(ConfigError, match="no column peers.nothing"):
+        post.only(["peers.nothing"])
+
+
+def test_settle_compares_the_same_four_parameters_drawn_from_each_posterior(monkeypatch):
+    """The cases posterior is cut to the survey calibration's free parameters (the rest stay at their
+    defaults in both), and both posteriors run the same SF3 and SF4 checks with the same draws and seeds."""
+    from sim.calibration.experiment import load_experiment
+    from sim.validation import settle
+    from sim.validation.facts import sf3_checks, sf4_checks
+
+    asked = []
+
+    def fake(draws, seed, posterior, groups, density):
+        asked.append((draws, seed, posterior, tuple(groups), density))
+        return [Check("SF4", "x", mean_ci([0.1, 0.3]), "lo", ">", 0.2)]
+
+    monkeypatch.setattr(settle, "posterior_checks", fake)
+    table = settle.settle_markdown(7, 3)
+    free = list(load_experiment(settle.EXPERIMENT).free)
+    assert [a[2].names for a in asked] == [tuple(free), tuple(free)]
+    assert asked[0][2].path == POSTERIOR and asked[1][2].path == settle.SURVEY_POSTERIOR
+    assert {(a[0], a[1], a[3], a[4]) for a in asked} == {(7, 3, (sf3_checks, sf4_checks), False)}
+    assert "| SF4 | x | lower bound > 0.2 | 50% (mean 0.2) | 50% (mean 0.2) |" in table
+    assert all(f"`{name}`" in table for name in free)
+    survey = load_posterior(settle.SURVEY_POSTERIOR)
+    assert set(survey.names) == set(free), "the kept sample is the survey calibration's"
