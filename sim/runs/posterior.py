@@ -123,11 +123,18 @@ def refuse_fixed(posterior: Posterior, fixed: Mapping[str, str]) -> None:
     A parameter is either drawn or set, never both: a draw would silently undo an explicit setting (an
     override, or the lever a scenario preset pulls).
     """
-    clash = sorted(set(posterior.names) & set(fixed))
+    clash = fixed_clash(posterior.names, fixed, "drawn from the posterior")
     if clash:
-        raise ConfigError(f"Posterior sample {posterior.path}: {', '.join(clash)} is drawn from the posterior and "
-                          f"also fixed in {fixed[clash[0]]}; keep one (drop the column from the sample, or the "
-                          "setting).")
+        raise ConfigError(f"Posterior sample {posterior.path}: {clash}; keep one (drop the column from the sample, "
+                          "or the setting).")
+
+
+def fixed_clash(drawn: Iterable[str], fixed: Mapping[str, str], how: str) -> str:
+    """The parameters of ``drawn`` that a run also fixes, as a sentence (``how`` says how they are drawn), or
+    ``""`` if none is (``fixed``: :func:`fixed_parameters`)."""
+    clash = sorted(set(drawn) & set(fixed))
+    return f"{', '.join(clash)} {'is' if len(clash) == 1 else 'are'} {how} and also fixed in {fixed[clash[0]]}" \
+        if clash else ""
 
 
 def load_posterior(path: str | Path) -> Posterior:

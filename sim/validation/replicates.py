@@ -16,7 +16,7 @@ from sim.district.metrics import inclusion
 from sim.district.model import DistrictModel
 from sim.district.state import Stage
 from sim.inputs import build_model
-from sim.runs.posterior import fixed_parameters
+from sim.runs.posterior import fixed_clash, fixed_parameters
 from sim.runs.runner import replicate_seed
 
 #: Steps at the end of school years 1, 2 and 5.
@@ -143,10 +143,9 @@ def run_replicates(scenario: str | Sequence[str], replicates: int, *, base_seed:
     if len(per) != replicates:
         raise ValueError(f"replicate_overrides has {len(per)} entries for {replicates} replicates")
     fixed = fixed_parameters(names, overrides) if replicate_overrides is not None else {}
-    clash = sorted({key for own in per for key in override_keys(own)} & set(fixed))
+    clash = fixed_clash({key for own in per for key in override_keys(own)}, fixed, "set per replicate")
     if clash:
-        raise ValueError(f"replicate_overrides set {', '.join(clash)}, also fixed in {fixed[clash[0]]}: a parameter "
-                         "is either drawn per replicate or fixed, never both")
+        raise ValueError(f"replicate_overrides: {clash}; a parameter is either set per replicate or fixed, never both")
     job = (names, tuple(overrides), base_seed, tuple(sorted(set(probe_steps))), probe, prepare)
     if executor is None:
         parts = [_run_block(job, list(enumerate(per)))]

@@ -53,9 +53,9 @@ def test_a_replicate_with_its_own_overrides_is_the_run_those_values_and_its_seed
     reps = run_replicates("baseline", 2, base_seed=7, overrides=TINY, replicate_overrides=own)
     for r, extra in enumerate(own):
         pd.testing.assert_frame_equal(mine(reps, r), _alone((*extra, *TINY), replicate_seed(7, r)))
-    with pytest.raises(ValueError, match="peers.influence, also fixed in overrides"):  # drawn or fixed, not both
+    with pytest.raises(ValueError, match="peers.influence is set per replicate and also fixed in overrides"):  # drawn or fixed, not both
         run_replicates("baseline", 2, overrides=(*TINY, "peers.influence=0.1"), replicate_overrides=own)
-    with pytest.raises(ValueError, match="principal.stance_mean, also fixed in the scenario preset 'baseline'"):
+    with pytest.raises(ValueError, match="principal.stance_mean is set per replicate and also fixed in the scenario preset 'baseline'"):
         run_replicates("baseline", 1, overrides=TINY, replicate_overrides=[("principal.stance_mean=0.9",)])
     with pytest.raises(ValueError, match="3 replicates"):
         run_replicates("baseline", 3, overrides=TINY, replicate_overrides=own)
