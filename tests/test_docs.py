@@ -51,7 +51,7 @@ def test_a_model_or_configuration_change_makes_a_stamped_block_stale(tmp_path):
     assert stale_blocks([doc], root) == []
 
 
-@pytest.mark.parametrize("name", ["synthetic_baseline", "synthetic_levels"])
+@pytest.mark.parametrize("name", ["synthetic_baseline", "synthetic_levels", "synthetic_levels_late"])
 def test_example_survey_regenerates_bit_identically_from_its_recipe(tmp_path, name):
     from sim.calibration.recovery import main
 

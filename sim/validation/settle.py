@@ -1,16 +1,17 @@
 """What a teacher survey would settle: SF3's and SF4's open levels before and after a survey calibration.
 
-Across the cases posterior, SF3's surface over depth and SF4's exhaustion level are met by only about half
-of the draws, and four parameters carry them (colleagues' help and its reach, the drift of effort, the
+Across the cases posterior, SF3's surface over depth and SF4's exhaustion level are met by half of the
+draws or fewer, and four parameters carry them (colleagues' help and its reach, the drift of effort, the
 weight of goals; block ``sf-posterior-drivers`` of docs/validation.md). The teacher survey's
 ``exhausted``, ``rigor``, ``classroom_structures`` and ``support`` items observe those levels. This module
-measures what such a survey would change: ``experiments/calibrate_levels.yaml`` fits the four to a
-synthetic survey of the initiative sites made with the calibrated defaults as the truth
-(``experiments/data/synthetic_levels.yaml``), and its posterior sample is kept as
-``experiments/data/posterior_levels.csv``. The table compares, for the four parameters, the 5-95% span of
-the cases posterior and of the survey posterior (as shares of the prior's span), and, for every SF3 and SF4
-check, the share of draws that meet it when the four are drawn from either posterior (the other seventeen
-at their defaults in both, so the comparison isolates the four). Run with::
+measures what such surveys would change: ``experiments/calibrate_levels.yaml`` fits the four to a
+synthetic survey of the initiative sites made with the calibrated defaults as the truth, once with a wave
+at the end of year 2 (``experiments/data/synthetic_levels.yaml``) and once with waves at the ends of years
+2 and 5 (``synthetic_levels_late.yaml``); each posterior sample is kept in ``experiments/data/`` (see
+:data:`SURVEYS`). The table compares, for the four parameters, the 5-95% span of the cases posterior and of
+each survey's posterior (as shares of the prior's span), and, for every SF3 and SF4 check, the share of
+draws that meet it when the four are drawn from each posterior (the other seventeen at their defaults
+throughout, so the comparison isolates the four). Run with::
 
     python -m sim.validation.settle replicates=100 seed=0 docs=true
 
@@ -25,15 +26,21 @@ import pandas as pd
 
 from sim.calibration.calibrate import posterior_table
 from sim.calibration.experiment import load_experiment
+from sim.calibration.recovery import load_recipe
 from sim.config import REPO_ROOT
 from sim.runs.posterior import Posterior, load_posterior
 from sim.validation.facts import sf3_checks, sf4_checks
 from sim.validation.mechanisms import POSTERIOR
 from sim.validation.predictive import DRAWS, posterior_checks
 
-#: The survey calibration, and its posterior sample (``posterior_sample.csv`` of its output, as kept).
+#: The survey calibration's experiment.
 EXPERIMENT = "calibrate_levels"
-SURVEY_POSTERIOR = REPO_ROOT / "experiments" / "data" / "posterior_levels.csv"
+DATA = REPO_ROOT / "experiments" / "data"
+#: Each survey design: its heading, the recipe of its synthetic survey, and the kept posterior sample of
+#: ``calibrate_levels`` fitted to it (``posterior_sample.csv`` of the sim-calibrate output, copied).
+SURVEYS = {"survey at the end of year 2": (DATA / "synthetic_levels.yaml", DATA / "posterior_levels.csv"),
+           "surveys at the ends of years 2 and 5": (DATA / "synthetic_levels_late.yaml",
+                                                          DATA / "posterior_levels_late.csv")}
 
 
 def _spans(post: Posterior, names: list[str]) -> pd.DataFrame:
@@ -43,38 +50,39 @@ def _spans(post: Posterior, names: list[str]) -> pd.DataFrame:
 
 
 def survey_truth() -> dict[str, float]:
-    """The true values of the synthetic survey (its recipe, ``experiments/data/synthetic_levels.yaml``)."""
-    from sim.calibration.recovery import load_recipe
-
-    return load_recipe(REPO_ROOT / "experiments" / "data" / "synthetic_levels.yaml").truth
+    """The true values of the synthetic surveys (the same in every recipe of :data:`SURVEYS`)."""
+    truths = [load_recipe(recipe).truth for recipe, _ in SURVEYS.values()]
+    if any(t != truths[0] for t in truths):
+        raise ValueError("the recipes of sim.validation.settle.SURVEYS have different true values")
+    return truths[0]
 
 
 def settle_markdown(draws: int = DRAWS, seed: int = 0) -> str:
-    """The ``survey-settles`` block: the four parameters' spans, then SF3's and SF4's checks, under each posterior."""
+    """The ``survey-settles`` block: the four parameters' spans, then SF3's and SF4's checks, under the cases
+    posterior and each survey's."""
     exp = load_experiment(EXPERIMENT)
     names = list(exp.free)
-    survey = load_posterior(SURVEY_POSTERIOR)
-    cases = load_posterior(POSTERIOR).only(names)
+    posteriors = {"cases calibration": load_posterior(POSTERIOR).only(names),
+                  **{label: load_posterior(path) for label, (_, path) in SURVEYS.items()}}
     truth = survey_truth()
-    head = ("| parameter | prior | true value of the synthetic survey | cases posterior: 5-95% (span / prior's) "
-            "| after the survey: 5-95% (span / prior's) |")
-    lines = [head, "|---|---|---|---|---|"]
-    spans = {"cases": _spans(cases, names), "survey": _spans(survey, names)}
+    sep = "|---" * (3 + len(posteriors)) + "|"
+    lines = ["| parameter | prior | true value of the synthetic surveys | "
+             + " | ".join(f"5-95% after the {label} (span / prior's)" for label in posteriors) + " |", sep]
+    spans = [_spans(post, names) for post in posteriors.values()]
     for name in names:
         prior = exp.free[name]
         rv = prior.rv()
         width = rv.ppf(0.95) - rv.ppf(0.05)
-        cells = [f"{r.q05:.3g}-{r.q95:.3g} ({(r.q95 - r.q05) / width:.2f})"
-                 for r in (spans["cases"].loc[name], spans["survey"].loc[name])]
-        lines.append(f"| `{name}` | uniform {prior.low:g}-{prior.high:g} | {truth[name]:g} | {cells[0]} | {cells[1]} |")
-    found = {key: posterior_checks(draws, seed, post, groups=(sf3_checks, sf4_checks), density=False)
-             for key, post in (("cases", cases), ("survey", survey))}
-    head = ("| fact | measure | criterion | draws meeting it: the four from the cases posterior "
-            "| the four from the survey posterior |")
-    lines += ["", head, "|---|---|---|---|---|"]
-    for a, b in zip(found["cases"], found["survey"]):
-        lines.append(f"| {a.fact} | {a.claim} | {a.criterion()} | {100 * a.share_meeting():.0f}% (mean {a.value.mean:.3g}) | "
-                     f"{100 * b.share_meeting():.0f}% (mean {b.value.mean:.3g}) |")
+        cells = [f"{r.q05:.3g}-{r.q95:.3g} ({(r.q95 - r.q05) / width:.2f})" for r in (s.loc[name] for s in spans)]
+        lines.append(f"| `{name}` | uniform {prior.low:g}-{prior.high:g} | {truth[name]:g} | " + " | ".join(cells) + " |")
+    found = [posterior_checks(draws, seed, post, groups=(sf3_checks, sf4_checks), density=False)
+             for post in posteriors.values()]
+    lines += ["", "| fact | measure | criterion | "
+              + " | ".join(f"draws meeting it, the four drawn after the {label}" for label in posteriors) + " |", sep]
+    for checks in zip(*found):
+        a = checks[0]
+        lines.append(f"| {a.fact} | {a.claim} | {a.criterion()} | "
+                     + " | ".join(f"{100 * c.share_meeting():.0f}% (mean {c.value.mean:.3g})" for c in checks) + " |")
     return "\n".join(lines)
 
 

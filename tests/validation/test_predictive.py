@@ -187,7 +187,8 @@ def test_only_keeps_the_draws_and_weights_of_the_named_columns():
 
 def test_settle_compares_the_same_four_parameters_drawn_from_each_posterior(monkeypatch):
     """The cases posterior is cut to the survey calibration's free parameters (the rest stay at their
-    defaults in both), and both posteriors run the same SF3 and SF4 checks with the same draws and seeds."""
+    defaults throughout), and it and each survey's posterior run the same SF3 and SF4 checks with the same
+    draws and seeds."""
     from sim.calibration.experiment import load_experiment
     from sim.validation import settle
     from sim.validation.facts import sf3_checks, sf4_checks
@@ -196,15 +197,15 @@ def test_settle_compares_the_same_four_parameters_drawn_from_each_posterior(monk
 
     def fake(draws, seed, posterior, groups, density):
         asked.append((draws, seed, posterior, tuple(groups), density))
-        return [Check("SF4", "x", mean_ci([0.1, 0.3]), "lo", ">", 0.2)]
+        return [Check("SF4", "x", mean_ci([0.1, 0.3 + 0.1 * len(asked)]), "lo", ">", 0.2)]
 
     monkeypatch.setattr(settle, "posterior_checks", fake)
     table = settle.settle_markdown(7, 3)
-    free = list(load_experiment(settle.EXPERIMENT).free)
-    assert [a[2].names for a in asked] == [tuple(free), tuple(free)]
-    assert asked[0][2].path == POSTERIOR and asked[1][2].path == settle.SURVEY_POSTERIOR
+    free = tuple(load_experiment(settle.EXPERIMENT).free)
+    assert [a[2].names for a in asked] == [free] * (1 + len(settle.SURVEYS))
+    assert [a[2].path for a in asked] == [POSTERIOR, *(path for _, path in settle.SURVEYS.values())]
     assert {(a[0], a[1], a[3], a[4]) for a in asked} == {(7, 3, (sf3_checks, sf4_checks), False)}
-    assert "| SF4 | x | lower bound > 0.2 | 50% (mean 0.2) | 50% (mean 0.2) |" in table
+    assert "| SF4 | x | lower bound > 0.2 | 50% (mean 0.25) | 50% (mean 0.3) | 50% (mean 0.35) |" in table
     assert all(f"`{name}`" in table for name in free)
-    survey = load_posterior(settle.SURVEY_POSTERIOR)
-    assert set(survey.names) == set(free), "the kept sample is the survey calibration's"
+    for _, path in settle.SURVEYS.values():
+        assert set(load_posterior(path).names) == set(free), "each kept sample is the survey calibration's"
