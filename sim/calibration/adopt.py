@@ -116,12 +116,8 @@ def posterior_markdown(sample: pd.DataFrame, experiment: str) -> str:
              "|---|---|---|---|---|---|"]
     for r in posterior_table(sample, exp).itertuples():
         prior = exp.free[r.parameter]
-        rv = prior.rv()
-        lo, hi = rv.ppf(0.05), rv.ppf(0.95)
-        text = (f"uniform {prior.low:g}-{prior.high:g}" if prior.kind == "uniform"
-                else f"normal {prior.mean:g} ± {prior.sd:g} in {prior.low:g}-{prior.high:g}")
-        lines.append(f"| `{r.parameter}` | {text} | {r.q50:.3g} | {r.q05:.3g} | {r.q95:.3g} | "
-                     f"{(r.q95 - r.q05) / (hi - lo):.2f} |")
+        lines.append(f"| `{r.parameter}` | {prior.describe()} | {r.q50:.3g} | {r.q05:.3g} | {r.q95:.3g} | "
+                     f"{(r.q95 - r.q05) / prior.span():.2f} |")
     return "\n".join(lines)
 
 

@@ -86,6 +86,17 @@ class Prior:
         a, b = (self.low - self.mean) / self.sd, (self.high - self.mean) / self.sd
         return pyabc.RV("truncnorm", a, b, self.mean, self.sd)
 
+    def describe(self) -> str:
+        """The prior in words for tables: ``uniform 0-1`` or ``normal 0.3 ± 0.1 in 0-1``."""
+        if self.kind == "uniform":
+            return f"uniform {self.low:g}-{self.high:g}"
+        return f"normal {self.mean:g} ± {self.sd:g} in {self.low:g}-{self.high:g}"
+
+    def span(self) -> float:
+        """Width of the prior's 5-95% interval (what a posterior's 5-95% span is compared with)."""
+        rv = self.rv()
+        return float(rv.ppf(0.95) - rv.ppf(0.05))
+
 
 @dataclass(frozen=True)
 class Experiment:

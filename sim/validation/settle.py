@@ -71,10 +71,8 @@ def settle_markdown(draws: int = DRAWS, seed: int = 0) -> str:
     spans = [_spans(post, names) for post in posteriors.values()]
     for name in names:
         prior = exp.free[name]
-        rv = prior.rv()
-        width = rv.ppf(0.95) - rv.ppf(0.05)
-        cells = [f"{r.q05:.3g}-{r.q95:.3g} ({(r.q95 - r.q05) / width:.2f})" for r in (s.loc[name] for s in spans)]
-        lines.append(f"| `{name}` | uniform {prior.low:g}-{prior.high:g} | {truth[name]:g} | " + " | ".join(cells) + " |")
+        cells = [f"{r.q05:.3g}-{r.q95:.3g} ({(r.q95 - r.q05) / prior.span():.2f})" for r in (s.loc[name] for s in spans)]
+        lines.append(f"| `{name}` | {prior.describe()} | {truth[name]:g} | " + " | ".join(cells) + " |")
     found = [posterior_checks(draws, seed, post, groups=(sf3_checks, sf4_checks), density=False)
              for post in posteriors.values()]
     lines += ["", "| fact | measure | criterion | "
