@@ -19,10 +19,8 @@ The same table has the network-density check (:func:`sim.validation.mechanisms.d
 (``replicates`` is the number of posterior draws) which rewrites the ``sf-posterior`` block of
 docs/validation.md, with :data:`WORKERS` worker processes.
 
-``python -m sim.validation.predictive drivers replicates=100 seed=0 docs=true`` runs the same draws and writes
-block ``sf-posterior-drivers``: for each check whose verdict the posterior leaves open, the parameters that
-carry it across the draws (partial rank correlation, :func:`prcc`), i.e. which parameters data would have
-to narrow to settle it.
+What carries the checks that the posterior leaves open (parameters or seeds) is in
+:mod:`sim.validation.attribution`.
 
 ``python -m sim.validation.predictive levers replicates=100 seed=0 docs=true`` writes the strategists'
 table, block ``preset-differences`` of docs/scenarios.md: what each preset changes against the baseline
@@ -38,9 +36,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
-from scipy import stats
 
 from sim.config import REPO_ROOT, available_scenarios, load_config
 from sim.runs.executors import _mp_context
@@ -71,109 +67,18 @@ def draw_overrides(posterior: Posterior, draws: int, seed: int) -> list[tuple[st
 
 def posterior_checks(draws: int = DRAWS, seed: int = 0, posterior: str | Path | Posterior = POSTERIOR,
                      workers: int = WORKERS, overrides: tuple[str, ...] = (), *,
-                     groups: Sequence[Callable[[Runs], list[Check]]] = SF_CHECKS, density: bool = True) -> list[Check]:
-    """The stylized-fact checks of ``groups`` (default: all) and the network-density check, with replicates
-    drawn from ``posterior`` (a file or a loaded sample; ``overrides``, e.g. a district size, apply to every run)."""
-    post = posterior if isinstance(posterior, Posterior) else load_posterior(posterior)
+                     groups: Sequence[Callable[[Runs], list[Check]]] = SF_CHECKS, density: bool = True,
+                     replicate_draws: Sequence[Sequence[str]] | None = None) -> list[Check]:
+    """The stylized-fact checks of ``groups`` (default: all) and the network-density check over ``draws``
+    replicates, each with its draw from ``posterior`` (a file or a loaded sample), or with the overrides
+    ``replicate_draws[r]`` when given (e.g. one draw for several seeds); ``overrides``, e.g. a district
+    size, apply to every run."""
+    if replicate_draws is None:
+        post = posterior if isinstance(posterior, Posterior) else load_posterior(posterior)
+        replicate_draws = draw_overrides(post, draws, seed)
     with ProcessPoolExecutor(workers, mp_context=_mp_context()) as pool:
-        runs = sf_runs(draws, seed, overrides, draws=draw_overrides(post, draws, seed), executor=pool)
+        runs = sf_runs(draws, seed, overrides, draws=replicate_draws, executor=pool)
         return [c for group in groups for c in group(runs)] + ([density_check(runs)] if density else [])
-
-
-def prcc(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Partial rank correlation coefficient of ``y`` with each column of ``x``, and its two-sided p-value.
-
-    Marino, Hogue, Ray & Kirschner (2008), J. Theor. Biol. 254:178: ranks of ``y`` and of column ``j`` are
-    each regressed (least squares) on the ranks of the other columns, and the coefficient is the Pearson
-    correlation of the two residuals, so a parameter correlated in the sample with one that does the work
-    is not credited with it. The p-value is the t test of that correlation with ``n - 2 - (k - 1)`` degrees
-    of freedom (``n`` rows, ``k`` columns).
-
-    Parameters
-    ----------
-    x : ndarray of shape (n, k)
-        Parameter values, one row per run.
-    y : ndarray of shape (n,)
-        The measure of each run.
-
-    Returns
-    -------
-    r, p : ndarray of shape (k,)
-        NaN where ``y`` or a column does not vary, or ``n <= k + 1``.
-    """
-    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    n, k = x.shape
-    r, p = np.full(k, np.nan), np.full(k, np.nan)
-    df = n - 2 - (k - 1)
-    if df < 1 or np.ptp(y) == 0:
-        return r, p
-    rx, ry = stats.rankdata(x, axis=0), stats.rankdata(y)
-    for j in range(k):
-        if np.ptp(rx[:, j]) == 0:
-            continue
-        z = np.column_stack([np.ones(n), np.delete(rx, j, axis=1)])
-        ex = rx[:, j] - z @ np.linalg.lstsq(z, rx[:, j], rcond=None)[0]
-        ey = ry - z @ np.linalg.lstsq(z, ry, rcond=None)[0]
-        r[j] = float(np.clip(np.corrcoef(ex, ey)[0, 1], -1.0, 1.0))
-        t = r[j] * np.sqrt(df / max(1e-300, 1.0 - r[j] ** 2))
-        p[j] = float(2 * stats.t.sf(abs(t), df))
-    return r, p
-
-
-#: A check's verdict is "open" across the posterior when fewer than this share of draws meet its bound.
-OPEN_BELOW = 0.9
-#: Family-wise level of the partial rank correlations shown (Bonferroni over the parameters).
-ALPHA = 0.05
-
-
-def check_drivers(checks: list[Check], rows: pd.DataFrame, alpha: float = ALPHA,
-                  open_below: float = OPEN_BELOW) -> pd.DataFrame:
-    """For each check met by fewer than ``open_below`` of the draws, the parameters whose partial rank
-    correlation with its per-draw value is significant at ``alpha`` after Bonferroni over the parameters.
-
-    ``rows`` are the draws' parameters (:func:`draw_rows`), replicate ``r`` in row ``r``; a check whose values
-    do not cover every replicate (some ratios leave replicates out) cannot be matched to its draws and is
-    reported with no parameter and ``matched`` false.
-    """
-    out = []
-    for c in checks:
-        share = c.share_meeting()
-        if not share < open_below:
-            continue
-        y = np.asarray(c.value.values, dtype=float)
-        base = {"fact": c.fact, "claim": c.claim, "criterion": c.criterion(), "share_meeting": share}
-        if y.size != len(rows):
-            out.append({**base, "matched": False, "parameter": None, "prcc": np.nan, "p": np.nan})
-            continue
-        r, p = prcc(rows.to_numpy(dtype=float), y)
-        keep = [j for j in np.argsort(-np.abs(np.nan_to_num(r))) if p[j] < alpha / rows.shape[1]]
-        out.extend({**base, "matched": True, "parameter": rows.columns[j], "prcc": r[j], "p": p[j]} for j in keep)
-        if not keep:
-            out.append({**base, "matched": True, "parameter": None, "prcc": np.nan, "p": np.nan})
-    return pd.DataFrame(out, columns=["fact", "claim", "criterion", "share_meeting", "matched", "parameter",
-                                      "prcc", "p"])
-
-
-def drivers_markdown(draws: int = DRAWS, seed: int = 0, shown: int = 4) -> str:
-    """The ``sf-posterior-drivers`` block: per open check, the parameters that carry it (at most ``shown``)."""
-    checks = posterior_checks(draws, seed)
-    rows = draw_rows(load_posterior(POSTERIOR), draws, seed)
-    d = check_drivers(checks, rows)
-    head = ("| fact | measure | criterion | draws meeting the bound | parameters that carry it across the draws "
-            "(partial rank correlation) |")
-    lines = [head, "|---|---|---|---|---|"]
-    for (fact, claim), g in d.groupby(["fact", "claim"], sort=False):
-        first = g.iloc[0]
-        if not first["matched"]:
-            carried = "not matched to draws (some replicates have no value)"
-        elif g["parameter"].isna().all():
-            carried = f"none significant with {draws} draws"
-        else:
-            named = [f"`{q.parameter}` {q.prcc:+.2f}" for q in g.head(shown).itertuples()]
-            more = len(g) - shown
-            carried = ", ".join(named) + (f" (and {more} more)" if more > 0 else "")
-        lines.append(f"| {fact} | {claim} | {first['criterion']} | {100 * first['share_meeting']:.0f}% | {carried} |")
-    return "\n".join(lines)
 
 
 def predictive_markdown(draws: int = DRAWS, seed: int = 0) -> str:
@@ -237,13 +142,10 @@ def levers_sizes_markdown(draws: int = DRAWS, seed: int = 0) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m sim.validation.predictive [drivers | levers | levers_sizes] [replicates=N] [seed=N] [docs=true]``."""
+    """``python -m sim.validation.predictive [levers | levers_sizes] [replicates=N] [seed=N] [docs=true]``."""
     from sim.docblocks import table_tool
 
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["drivers"]:
-        return table_tool("python -m sim.validation.predictive drivers", __doc__ or "", argv[1:],
-                          "sf-posterior-drivers", lambda n, seed: drivers_markdown(n, seed), DRAWS, 25)
     if argv[:1] == ["levers_sizes"]:
         return table_tool("python -m sim.validation.predictive levers_sizes", __doc__ or "", argv[1:],
                           "preset-differences-sizes", lambda n, seed: levers_sizes_markdown(n, seed), DRAWS, 2,

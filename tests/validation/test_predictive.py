@@ -133,44 +133,6 @@ def test_levers_at_other_sizes_runs_each_district_size(monkeypatch):
     assert "small (10 x 15)" in table and "default (50 x 40)" in table
 
 
-def test_prcc_credits_the_parameter_that_does_the_work_not_one_correlated_with_it():
-    """y depends on x0 only; x1 is correlated with x0 in the sample, x2 is independent. Spearman's rho
-    credits x1 too; the partial rank correlation does not (over several seeds)."""
-    from scipy import stats
-
-    from sim.validation.predictive import prcc
-
-    for seed in range(5):
-        rng = np.random.default_rng(seed)
-        x0 = rng.random(200)
-        x = np.column_stack([x0, x0 + 0.3 * rng.random(200), rng.random(200)])
-        y = np.exp(3 * x0) + 0.5 * rng.normal(size=200)  # monotone, not linear
-        r, p = prcc(x, y)
-        assert r[0] > 0.7 and p[0] < 1e-6
-        assert abs(stats.spearmanr(x[:, 1], y)[0]) > 0.7  # the marginal correlation is fooled ...
-        assert abs(r[1]) < 0.3 and abs(r[2]) < 0.3  # ... the partial one is not
-    assert np.isnan(prcc(x, np.ones(200))[0]).all()  # a measure that does not vary has no driver
-    assert np.isnan(prcc(x[:3], y[:3])[0]).all()  # too few runs for the parameters
-
-
-def test_check_drivers_names_the_parameter_behind_an_open_check():
-    """An open check (few draws meet it) whose per-draw values follow one parameter is attributed to it; a
-    check that most draws meet is left out; a check whose values skip replicates is not matched."""
-    from sim.validation.predictive import check_drivers
-
-    rng = np.random.default_rng(1)
-    rows = pd.DataFrame({"a.x": rng.random(60), "a.y": rng.random(60), "a.z": rng.random(60)})
-    carried = mean_ci(rows["a.y"].to_numpy() + 0.05 * rng.normal(size=60))
-    checks = [Check("SF9", "open, carried by a.y", carried, "lo", ">", 0.5),
-              Check("SF9", "met by every draw", mean_ci(rng.random(60) + 1), "lo", ">", 0.5),
-              Check("SF9", "values of some replicates only", mean_ci(rng.random(40)), "lo", ">", 0.5)]
-    d = check_drivers(checks, rows)
-    assert list(dict.fromkeys(d["claim"])) == ["open, carried by a.y", "values of some replicates only"]
-    first = d[d["claim"] == "open, carried by a.y"]
-    assert list(first["parameter"]) == ["a.y"] and first["prcc"].iloc[0] > 0.9
-    assert not d[d["claim"] == "values of some replicates only"]["matched"].any()
-
-
 def test_only_keeps_the_draws_and_weights_of_the_named_columns():
     from sim.config import ConfigError
 
