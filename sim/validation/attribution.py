@@ -11,8 +11,9 @@ Two questions tell what would settle it:
 - **Parameters or seeds?** ``python -m sim.validation.attribution noise replicates=40 seed=0 docs=true``
   runs each of 40 draws with :data:`SEEDS_PER_DRAW` seeds and writes block ``sf-posterior-noise``: for each
   open check, the share of its run-to-run spread that lies between draws (:func:`variance_split`), the rest
-  being the seed's. A check whose spread is mostly the seed's is open because single runs are noisy, not
-  because the parameters are unknown: more seeds settle its mean, and data on the parameters would not.
+  being the seed's. A check whose spread is mostly the seed's is open mostly because single runs are noisy:
+  its verdict is one about the mean over seeds, which the parameters move less; one whose spread is mostly
+  between draws is open because the parameters are unknown, and only data on them would settle it.
 
 Both use :data:`sim.validation.predictive.WORKERS` worker processes.
 """
