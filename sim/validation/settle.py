@@ -15,7 +15,9 @@ throughout, so the comparison isolates the four). Run with::
 
     python -m sim.validation.settle replicates=100 seed=0 docs=true
 
-which rewrites block ``survey-settles`` of docs/calibration.md.
+which rewrites block ``survey-settles`` of docs/calibration.md. The kept posterior samples belong to the
+model that fitted them: after a model change, remake the surveys and re-run the two calibrations (commands
+in ``experiments/calibrate_levels.yaml``) before this command.
 """
 
 from __future__ import annotations
