@@ -109,3 +109,12 @@ def test_prim_boxes_in_words_name_only_real_restrictions():
     assert ("Baseline (decentralized), box 1: 15 of 18 runs in it succeed (83%), 62% of all 24 successes; when "
             "policy.coaching_fte at least 0.54; policy.goal_clarity between 0.28 and 0.92; cop.enabled is true.") in text
     assert "0.9995" not in text and "1.9995" not in text
+
+
+def test_summary_counts_read_in_the_singular_for_one():
+    """'1 school model replicated', not '1 school models'; other counts keep the plural."""
+    rows = pd.DataFrame([{"scenario": "baseline", "step": 20, "metric": m, "mean": mean, "q05": mean, "q95": mean,
+                          "replicates": 3} for m, mean in (("replicated_models", 1.0), ("codified_models", 2.0),
+                                                          ("replications", 1.0))])
+    text = plain_summary(rows, ["replicated_models", "codified_models", "replications"])
+    assert "1 school model replicated; 2 school models codified; 1 school took up a model" in text

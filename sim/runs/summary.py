@@ -14,15 +14,15 @@ import pandas as pd
 from sim.district.calendar import MONTHS_PER_YEAR
 from sim.runs.plots import COUNTS, LABELS, format_difference, format_value, preset_label, scale
 
-#: What each headline metric says, as a phrase around its value.
+#: What each headline metric says, as a phrase around its value (counts: singular and plural).
 PHRASES = {
     "teacher_adoption": "{v} of teachers use it",
     "deep_adoption": "{v} with depth",
     "schoolwide_share": "{v} of schools school-wide",
     "pilot_stall_share": "{v} stalled in pilot classrooms",
-    "replicated_models": "{v} school models replicated",
-    "codified_models": "{v} school models codified",
-    "replications": "{v} schools took up a model",
+    "replicated_models": ("{v} school model replicated", "{v} school models replicated"),
+    "codified_models": ("{v} school model codified", "{v} school models codified"),
+    "replications": ("{v} school took up a model", "{v} schools took up a model"),
     "mean_exhaustion": "exhaustion {v}",
     "equity_gap": "equity gap {v}",
 }
@@ -43,7 +43,11 @@ def _when(step: int) -> str:
 
 
 def _value(metric: str, row: pd.Series, interval: bool) -> str:
-    text = PHRASES.get(metric, metric + " {v}").format(v=format_value(metric, row["mean"]))
+    v = format_value(metric, row["mean"])
+    phrase = PHRASES.get(metric, metric + " {v}")
+    if isinstance(phrase, tuple):
+        phrase = phrase[0] if v == "1" else phrase[1]
+    text = phrase.format(v=v)
     lo, hi = format_value(metric, row["q05"]), format_value(metric, row["q95"])
     if interval and lo != hi:
         text += f" ({lo}-{hi})"
