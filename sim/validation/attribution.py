@@ -108,9 +108,9 @@ def check_drivers(checks: list[Check], rows: pd.DataFrame, alpha: float = ALPHA,
 
 def drivers_markdown(draws: int = DRAWS, seed: int = 0, shown: int = 4) -> str:
     """The ``sf-posterior-drivers`` block: per open check, the parameters that carry it (at most ``shown``)."""
-    checks = posterior_checks(draws, seed)
-    rows = draw_rows(load_posterior(POSTERIOR), draws, seed)
-    d = check_drivers(checks, rows)
+    post = load_posterior(POSTERIOR)
+    rows = draw_rows(post, draws, seed)
+    d = check_drivers(posterior_checks(draws, seed, post), rows)
     head = ("| fact | measure | criterion | draws meeting the bound | parameters that carry it across the draws "
             "(partial rank correlation) |")
     lines = [head, "|---|---|---|---|---|"]
@@ -125,6 +125,11 @@ def drivers_markdown(draws: int = DRAWS, seed: int = 0, shown: int = 4) -> str:
             more = len(g) - shown
             carried = ", ".join(named) + (f" (and {more} more)" if more > 0 else "")
         lines.append(f"| {fact} | {claim} | {first['criterion']} | {100 * first['share_meeting']:.0f}% | {carried} |")
+    corr = pd.DataFrame(post.values, columns=list(post.names)).corr(method="spearman").abs()
+    pairs = corr.where(np.triu(np.ones(corr.shape, dtype=bool), k=1)).stack()
+    a, b = pairs.idxmax()
+    lines += ["", (f"The largest rank correlation between two parameters in the posterior sample: {pairs.max():.2f} "
+                   f"(`{a}`, `{b}`).")]
     return "\n".join(lines)
 
 
@@ -146,7 +151,8 @@ def variance_split(values: np.ndarray, seeds: int) -> tuple[float, float]:
     if msb + msw == 0:
         return float("nan"), float("nan")
     share = max(0.0, (msb - msw) / (msb + (seeds - 1) * msw))
-    return float(share), float(stats.f_oneway(*x).pvalue) if msw > 0 else 0.0
+    p = float(stats.f_oneway(*x).pvalue) if msw > 0 else 0.0  # no spread within draws: the draw is all
+    return float(share), p
 
 
 def noise_checks(draws: int = NOISE_DRAWS, seed: int = 0, seeds: int = SEEDS_PER_DRAW) -> list[Check]:

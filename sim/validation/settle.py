@@ -27,7 +27,7 @@ import sys
 import pandas as pd
 
 from sim.calibration.calibrate import posterior_table
-from sim.calibration.experiment import load_experiment
+from sim.calibration.experiment import Experiment, load_experiment
 from sim.calibration.recovery import load_recipe
 from sim.config import REPO_ROOT
 from sim.runs.posterior import Posterior, load_posterior
@@ -45,10 +45,10 @@ SURVEYS = {"survey at the end of year 2": (DATA / "synthetic_levels.yaml", DATA 
                                                           DATA / "posterior_levels_late.csv")}
 
 
-def _spans(post: Posterior, names: list[str]) -> pd.DataFrame:
-    """Median and 5-95% quantiles of each parameter of ``names`` in a posterior sample."""
+def _spans(post: Posterior, exp: Experiment) -> pd.DataFrame:
+    """Median and 5-95% quantiles of each free parameter of ``exp`` in a posterior sample."""
     sample = pd.DataFrame(post.values, columns=list(post.names)).assign(weight=post.weights)
-    return posterior_table(sample, load_experiment(EXPERIMENT)).set_index("parameter").loc[names]
+    return posterior_table(sample, exp).set_index("parameter")
 
 
 def survey_truth() -> dict[str, float]:
@@ -70,7 +70,7 @@ def settle_markdown(draws: int = DRAWS, seed: int = 0) -> str:
     sep = "|---" * (3 + len(posteriors)) + "|"
     lines = ["| parameter | prior | true value of the synthetic surveys | "
              + " | ".join(f"5-95% after the {label} (span / prior's)" for label in posteriors) + " |", sep]
-    spans = [_spans(post, names) for post in posteriors.values()]
+    spans = [_spans(post, exp) for post in posteriors.values()]
     for name in names:
         prior = exp.free[name]
         cells = [f"{r.q05:.3g}-{r.q95:.3g} ({(r.q95 - r.q05) / prior.span():.2f})" for r in (s.loc[name] for s in spans)]
